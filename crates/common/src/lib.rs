@@ -1,0 +1,53 @@
+//! Plumbing shared by every lesson in this workspace.
+//!
+//! None of this is the lesson. The lessons (`crates/*/src/main.rs`) keep every
+//! socket call in plain sight; this crate holds what would only distract from
+//! them:
+//!
+//! | module       | what it does                                                      |
+//! |--------------|-------------------------------------------------------------------|
+//! | [`cli`]      | `--flag value` parsing, `--help`, usage errors (exit code 2)      |
+//! | [`options`]  | the flags and defaults of the request/response lessons            |
+//! | [`logging`]  | `info` by default, `RUST_LOG` to change it, short lines on stderr |
+//! | [`shutdown`] | Ctrl+C / SIGTERM sets a flag; a second Ctrl+C exits at once       |
+//! | [`net`]      | small socket helpers: timeouts, friendly bind errors, previews    |
+//! | [`reply`]    | the reply styles of the tutorials (`Message received`, echo, …)   |
+//! | [`limit`]    | a counting limit that keeps threaded servers from spawning forever |
+//! | [`time`]     | UTC timestamps without a date/time dependency                    |
+//! | `testing`    | (feature `testing`) spawn a lesson binary from an integration test |
+
+use std::error::Error;
+use std::process::ExitCode;
+
+pub mod cli;
+pub mod limit;
+pub mod logging;
+pub mod net;
+pub mod options;
+pub mod reply;
+pub mod shutdown;
+pub mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use limit::ThreadLimit;
+pub use shutdown::Shutdown;
+
+/// Turn the result of a lesson's `run` function into the process exit code.
+///
+/// `Ok` is exit code 0 (this includes a graceful Ctrl+C shutdown). An error is
+/// printed as one line, `NAME: error: MESSAGE`, and gives exit code 1. Usage
+/// errors never get here: [`cli`] exits with code 2 before anything runs.
+///
+/// The message goes straight to stderr rather than through `log`, so that it
+/// is shown even when `RUST_LOG=off`.
+pub fn finish(result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: error: {error}", cli::program_name());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Small socket helpers that the lessons share.
+
+use std::error::Error;
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::time::Duration;
+
+use socket2::SockRef;
+
+/// How often a blocked `recv_from`, `accept` or `read` wakes up to check for
+/// Ctrl+C. Shutdown must finish within 250 ms, so this is well below that.
+///
+/// Why wake up at all? The `ctrlc` crate installs its signal handler with
+/// `SA_RESTART`, so the kernel restarts a blocked call after the signal
+/// instead of failing it with `EINTR`. A socket read timeout is the simplest
+/// portable way to get control back.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The largest UDP payload over IPv4: 65,535 (the IP length field) minus the
+/// 20-byte IPv4 header and the 8-byte UDP header.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// A receive buffer that no UDP datagram can overflow (IPv6 allows 65,527
+/// bytes of payload, IPv4 65,507). Receiving into this lets a server see the
+/// true size of every datagram, where a smaller buffer would have the kernel
+/// cut the datagram short without a word.
+pub const RECV_BUFFER: usize = 65_536;
+
+/// `true` for the errors a socket with a read timeout returns when nothing
+/// arrived in time. Unix says `WouldBlock` (EAGAIN), Windows `TimedOut`, and
+/// a signal can give `Interrupted`: all three mean "nothing yet, try again".
+pub fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Resolve `host` (an IP address such as `127.0.0.1`, `::1` or `[::1]`, or a
+/// name such as `localhost`) and `port` to one socket address.
+pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bare, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address"))
+}
+
+/// Explain a failed `bind` in words that say what to do next.
+pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
+    let hint = match error.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "address {addr} is already in use: another program (perhaps another copy of this \
+             server) has it. Stop that program, or pass --port 0 to get any free port"
+        ),
+        io::ErrorKind::AddrNotAvailable => {
+            format!("address {addr} is not an address of this machine: use 127.0.0.1 or ::1")
+        }
+        io::ErrorKind::PermissionDenied => format!(
+            "permission denied for {addr}: ports below 1024 need root; pick a port above 1023"
+        ),
+        _ => format!("cannot bind {addr}: {error}"),
+    };
+    hint.into()
+}
+
+/// Give a listening socket a receive timeout, so that `accept` returns
+/// `WouldBlock` every `timeout` when no client comes, and the accept loop can
+/// check for Ctrl+C. (Linux applies `SO_RCVTIMEO` to `accept`; std has no
+/// setter for it on `TcpListener`, so we go through socket2.)
+pub fn set_accept_timeout(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
+    SockRef::from(listener).set_read_timeout(Some(timeout))
+}
+
+/// A short, printable view of a message for the log: control characters
+/// escaped (a peer must not be able to drive our terminal) and long messages
+/// cut to their first 60 characters.
+pub fn preview(text: &str) -> String {
+    const SHOWN: usize = 60;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_literals_brackets_and_names() {
+        assert_eq!(
+            resolve("127.0.0.1", 5).unwrap(),
+            "127.0.0.1:5".parse().unwrap()
+        );
+        assert_eq!(resolve("::1", 5).unwrap(), "[::1]:5".parse().unwrap());
+        assert_eq!(resolve("[::1]", 5).unwrap(), "[::1]:5".parse().unwrap());
+        assert!(resolve("localhost", 5).unwrap().ip().is_loopback());
+        assert!(resolve("no-such-host.invalid", 5).is_err());
+    }
+
+    #[test]
+    fn preview_escapes_and_cuts() {
+        assert_eq!(preview("hi\n"), "\"hi\\n\"");
+        let long = "x".repeat(100);
+        assert!(preview(&long).ends_with("… (100 bytes)"));
+    }
+}

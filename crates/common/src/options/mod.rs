@@ -1,0 +1,23 @@
+//! The flags and defaults of the request/response lessons.
+//!
+//! A server and its threaded twin share one options struct, so the two
+//! `main.rs` files differ only where threading differs. Each client's defaults
+//! are its server's defaults, so both run with no arguments.
+
+pub mod tcp;
+pub mod udp;
+
+use crate::cli::Flag;
+
+/// The address every server binds by default: this machine only. A lesson
+/// server is a toy; it should not be reachable from the network unless the
+/// student asks for that with `--host 0.0.0.0`.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// `--host`, shared by every server and client.
+pub const HOST: Flag = Flag::with_default(
+    "host",
+    "HOST",
+    DEFAULT_HOST,
+    "IP address or name (127.0.0.1, ::1, localhost, 0.0.0.0 for every interface)",
+);

@@ -1,0 +1,1 @@
+//! Options of `tcp-server`, `tcp-threaded-server` and `tcp-client`.

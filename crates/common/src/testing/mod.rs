@@ -1,0 +1,280 @@
+//! Helpers for integration tests that run the real lesson binaries.
+//!
+//! A test starts a binary with [`Lesson::start`], which waits for its
+//! `listening on ADDR` line and remembers `ADDR`, then talks to it over real
+//! sockets. Nothing here sleeps to "give the server time": every wait is for
+//! a line or a reply, and every wait has a deadline so a broken server fails
+//! the test instead of hanging CI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod udp_server;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest any single wait in a test may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A lesson binary running in the background. Killed when dropped.
+pub struct Lesson {
+    child: Child,
+    addr: Option<SocketAddr>,
+    stdout: Receiver<String>,
+    stderr: Arc<(Mutex<String>, Condvar)>,
+    stderr_reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Lesson {
+    /// Start `bin` with `args` and wait for its `listening on ADDR` line.
+    pub fn start(bin: &str, args: &[&str]) -> Lesson {
+        let mut lesson = Lesson::spawn(bin, args);
+        let line = lesson.stdout_line(WAIT).unwrap_or_else(|| {
+            panic!(
+                "{bin} printed no `listening on` line; stderr:\n{}",
+                lesson.stderr()
+            )
+        });
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from {bin}: {line:?}"));
+        lesson.addr = Some(addr);
+        lesson
+    }
+
+    /// Start `bin` without waiting for anything. stdin is closed; stdout and
+    /// stderr are collected in the background (so a chatty server can never
+    /// block on a full pipe).
+    pub fn spawn(bin: &str, args: &[&str]) -> Lesson {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("LESSON_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let sink = Arc::clone(&stderr);
+        let mut err = child.stderr.take().unwrap();
+        let stderr_reader = thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.0
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.1.notify_all();
+            }
+        });
+        Lesson {
+            child,
+            addr: None,
+            stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        }
+    }
+
+    /// The address from the `listening on` line.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+            .expect("started with Lesson::spawn, which reads no address")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line on stdout, or `None` after `timeout`.
+    pub fn stdout_line(&self, timeout: Duration) -> Option<String> {
+        self.stdout.recv_timeout(timeout).ok()
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.0.lock().unwrap().clone()
+    }
+
+    /// Wait until stderr contains `needle`; `false` after `timeout`.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.stderr;
+        let mut text = lock.lock().unwrap();
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            text = cv.wait_timeout(text, left).unwrap().0;
+        }
+        true
+    }
+
+    /// Send a signal (`libc::SIGINT`, `libc::SIGTERM`, ...).
+    pub fn signal(&self, signal: i32) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Send SIGINT, as Ctrl+C does.
+    pub fn interrupt(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    /// Wait for the process to exit; panics (with its stderr) after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Collect what the process wrote last (the reader ends at EOF).
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "still running after {timeout:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// SIGINT, then how long it took to exit and the exit status.
+    pub fn interrupt_and_time(&mut self) -> (Duration, ExitStatus) {
+        let start = Instant::now();
+        self.interrupt();
+        let status = self.wait_exit(WAIT);
+        (start.elapsed(), status)
+    }
+
+    /// Wait until stderr holds `needle`, with the stderr in the panic
+    /// message when it never comes.
+    pub fn expect_stderr(&self, needle: &str) {
+        assert!(
+            self.wait_stderr(needle, WAIT),
+            "stderr never showed {needle:?}; it was:\n{}",
+            self.stderr()
+        );
+    }
+}
+
+impl Drop for Lesson {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run a program to completion with `stdin` as its input; kill it and panic
+/// if it takes longer than `timeout`.
+pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.to_string();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx.recv_timeout(timeout).unwrap_or_else(|_| {
+        // SAFETY: kill(2) on the child we started, not yet reaped.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL)
+        };
+        panic!("{bin} {args:?} did not finish within {timeout:?}")
+    });
+    let _ = writer.join();
+    output.unwrap()
+}
+
+/// A UDP socket of the same family as `server`, on an ephemeral port, with a
+/// receive timeout of [`WAIT`].
+pub fn udp_socket_for(server: SocketAddr) -> UdpSocket {
+    let any: SocketAddr = if server.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    }
+    .parse()
+    .unwrap();
+    let socket = UdpSocket::bind(any).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket
+}
+
+/// Send one datagram to `server` and return the reply's bytes.
+pub fn udp_request(server: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let socket = udp_socket_for(server);
+    socket.send_to(payload, server).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (n, from) = socket
+        .recv_from(&mut buf)
+        .expect("no reply within the deadline");
+    assert_eq!(from, server, "reply from an unexpected address");
+    buf.truncate(n);
+    buf
+}
+
+/// Like [`udp_text`], but resends every 200 ms (for up to [`WAIT`]) the way
+/// a real UDP client must: right after a flood the server's queue may be
+/// full, and the kernel drops what does not fit.
+pub fn udp_text_with_retries(server: SocketAddr, message: &str) -> String {
+    let socket = udp_socket_for(server);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut buf = vec![0u8; 65_536];
+    while Instant::now() < deadline {
+        socket.send_to(message.as_bytes(), server).unwrap();
+        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+            assert_eq!(from, server);
+            return String::from_utf8(buf[..n].to_vec()).unwrap();
+        }
+    }
+    panic!("no reply from {server} within {WAIT:?}, resending all along")
+}
+
+/// [`udp_request`] with text in and text out.
+pub fn udp_text(server: SocketAddr, message: &str) -> String {
+    String::from_utf8(udp_request(server, message.as_bytes())).unwrap()
+}

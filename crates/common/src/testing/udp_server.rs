@@ -1,0 +1,190 @@
+//! The behaviour both UDP servers share, as test scenarios. `udp-server` and
+//! `udp-threaded-server` each run every scenario against their own binary, so
+//! the two lessons are held to exactly the same contract.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{run, udp_request, udp_socket_for, udp_text, udp_text_with_retries, Lesson, WAIT};
+
+/// Exit within this long of SIGINT or SIGTERM.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
+
+/// Every `--reply` mode answers as the tutorials do.
+pub fn every_reply_mode(bin: &str) {
+    let cases: &[(&str, &str, &str)] = &[
+        ("received", "hello", "Message received"),
+        ("ack", "hello", "Server acknowledges: hello"),
+        ("echo", "hello", "Echo: hello"),
+        ("upper", "héllo", "Response: HÉLLO"),
+        ("command", "ECHO a b", "a b"),
+        ("command", "DANCE", "Unknown command"),
+    ];
+    for (mode, message, expected) in cases {
+        let server = Lesson::start(bin, &["--port", "0", "--reply", mode]);
+        assert_eq!(
+            udp_text(server.addr(), message),
+            *expected,
+            "--reply {mode}"
+        );
+    }
+    let server = Lesson::start(bin, &["--port", "0", "--reply", "command"]);
+    let time = udp_text(server.addr(), "TIME");
+    assert!(
+        time.len() == 27 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "{time}"
+    );
+    server.expect_stderr("from 127.0.0.1:");
+}
+
+/// Bytes that are not UTF-8 get `Error: Invalid encoding`, and a log line.
+pub fn invalid_utf8(bin: &str) {
+    let server = Lesson::start(bin, &["--port", "0", "--reply", "echo"]);
+    assert_eq!(
+        udp_request(server.addr(), &[0xff, 0xfe, b'a']),
+        b"Error: Invalid encoding"
+    );
+    server.expect_stderr("3 bytes that are not UTF-8");
+    assert_eq!(udp_text(server.addr(), "still here"), "Echo: still here");
+}
+
+/// A zero-length datagram is a message like any other.
+pub fn empty_datagram(bin: &str) {
+    let server = Lesson::start(bin, &["--port", "0", "--reply", "echo"]);
+    assert_eq!(udp_text(server.addr(), ""), "Echo: ");
+}
+
+/// The largest IPv4 datagram, 65,507 bytes: over the default 1024-byte limit
+/// it is reported; under `--buffer-size 65507` it is accepted, and an echo
+/// that would not fit in one datagram is refused in words.
+pub fn largest_datagram(bin: &str) {
+    let big = vec![b'x'; 65_507];
+    let server = Lesson::start(bin, &["--port", "0"]);
+    let reply = String::from_utf8(udp_request(server.addr(), &big)).unwrap();
+    assert_eq!(
+        reply,
+        "Error: Message truncated (65507 bytes received, limit 1024)"
+    );
+
+    let server = Lesson::start(bin, &["--port", "0", "--buffer-size", "65507"]);
+    assert_eq!(udp_request(server.addr(), &big), b"Message received");
+    let server = Lesson::start(
+        bin,
+        &["--port", "0", "--buffer-size", "65507", "--reply", "echo"],
+    );
+    assert_eq!(
+        udp_request(server.addr(), &big),
+        b"Error: Reply too long (65513 bytes)"
+    );
+}
+
+/// A datagram over `--buffer-size` is detected, logged and answered.
+pub fn oversize_reported(bin: &str) {
+    let server = Lesson::start(
+        bin,
+        &["--port", "0", "--buffer-size", "16", "--reply", "echo"],
+    );
+    let reply = udp_text(server.addr(), "this message is longer than sixteen bytes");
+    assert_eq!(
+        reply,
+        "Error: Message truncated (41 bytes received, limit 16)"
+    );
+    server.expect_stderr("41 bytes, over the 16-byte limit");
+    assert_eq!(udp_text(server.addr(), "short"), "Echo: short");
+}
+
+/// 1,000 datagrams as fast as one socket can send them; afterwards a new
+/// client is still answered. (Some of the flood may be dropped by the kernel
+/// when the queue is full: that is UDP, and it is not what this checks.)
+pub fn flood_then_answer(bin: &str) {
+    let server = Lesson::start(bin, &["--port", "0", "--reply", "echo"]);
+    let flood = udp_socket_for(server.addr());
+    for i in 0..1000u32 {
+        let _ = flood.send_to(format!("flood {i}").as_bytes(), server.addr());
+    }
+    let reply = udp_text_with_retries(server.addr(), "after the flood");
+    assert_eq!(reply, "Echo: after the flood");
+    assert!(!server.stderr().contains("panicked"));
+}
+
+/// The same server over IPv6 loopback.
+pub fn ipv6(bin: &str) {
+    let server = Lesson::start(bin, &["--host", "::1", "--port", "0", "--reply", "ack"]);
+    assert!(server.addr().is_ipv6());
+    assert_eq!(udp_text(server.addr(), "six"), "Server acknowledges: six");
+}
+
+/// SIGINT while a request is being worked on: the reply still goes out, the
+/// server logs `server closed` and exits 0 within 250 ms.
+pub fn interrupt_mid_request(bin: &str) {
+    let mut server = Lesson::start(bin, &["--port", "0", "--delay-ms", "30000"]);
+    let client = udp_socket_for(server.addr());
+    client.send_to(b"slow one", server.addr()).unwrap();
+    server.expect_stderr("\"slow one\"");
+    let (took, status) = server.interrupt_and_time();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", server.stderr());
+    assert!(took <= SHUTDOWN_BUDGET, "took {took:?} to stop");
+    let mut buf = [0u8; 64];
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("the in-flight request got no reply");
+    assert_eq!(&buf[..n], b"Message received");
+    let log = server.stderr();
+    assert!(log.contains("server closed"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// SIGTERM is a graceful stop too (ctrlc's `termination` feature).
+pub fn terminate_idle(bin: &str) {
+    let mut server = Lesson::start(bin, &["--port", "0"]);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(WAIT).code(), Some(0));
+    assert!(server.stderr().contains("server closed"));
+}
+
+/// Bad flags: exit 2, one line that names the bad value.
+pub fn bad_flags(bin: &str) {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--port", "abc"], "'abc' for --port"),
+        (&["--port", "70000"], "'70000' for --port"),
+        (&["--buffer-size", "0"], "'0' for --buffer-size"),
+        (&["--buffer-size", "65508"], "'65508' for --buffer-size"),
+        (&["--delay-ms", "-5"], "'-5' for --delay-ms"),
+        (&["--reply", "loud"], "'loud' for --reply"),
+        (&["--host", "no-such-host.invalid"], "no-such-host.invalid"),
+        (&["--bogus"], "--bogus"),
+        (&["--port"], "--port needs a value"),
+    ];
+    for (args, named) in cases {
+        let out = run(bin, args, "", WAIT);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    let help = run(bin, &["--help"], "", WAIT);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0));
+    for part in [
+        "--port PORT",
+        "[default: 6532]",
+        "--reply MODE",
+        "Examples:",
+    ] {
+        assert!(text.contains(part), "--help lacks {part:?}:\n{text}");
+    }
+}
+
+/// A port that is taken: exit 1, the address named, `--port 0` suggested.
+pub fn port_in_use(bin: &str) {
+    let holder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = holder.local_addr().unwrap();
+    let port = addr.port().to_string();
+    let out = run(bin, &["--port", &port], "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&addr.to_string()) && stderr.contains("--port 0"),
+        "{stderr}"
+    );
+}

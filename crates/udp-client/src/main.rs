@@ -1,0 +1,148 @@
+//! # udp-client: send a datagram, wait for the answer
+//!
+//! Sends text to a UDP server and prints each reply on stdout. With
+//! `--message TEXT` it sends once and exits. Without it, it reads lines (typed
+//! at a prompt, or from a pipe) and sends each one, until `exit` or the end of
+//! input.
+//!
+//! UDP promises nothing: the request or the reply can be lost and nobody is
+//! told. So the client waits only `--timeout-ms` for each reply, resends up to
+//! `--retries` times, and then gives up with `no reply from ADDR` and exit
+//! code 1 rather than waiting for ever.
+//!
+//! ## Run it (two terminals)
+//!
+//! ```text
+//! terminal 1 $ cargo run -p udp-server -- --reply ack
+//! listening on 127.0.0.1:6532
+//!
+//! terminal 2 $ cargo run -p udp-client
+//! message ('exit' quits)> hello
+//! 10:04:55.120 INFO  sent 5 bytes to 127.0.0.1:6532
+//! 10:04:55.121 INFO  reply from 127.0.0.1:6532 (26 bytes)
+//! Server acknowledges: hello
+//! message ('exit' quits)> exit
+//! ```
+//!
+//! ## Read in this order
+//!
+//! `run` (socket, close) → `request` (send_to, recv_from, retries).
+
+use std::error::Error;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::UdpSocket;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use common::net;
+use common::options::udp::UdpClientOptions;
+use log::{info, warn};
+use socket2::{Domain, Protocol, Socket, Type};
+
+fn main() -> ExitCode {
+    let options = UdpClientOptions::parse();
+    common::logging::init();
+    common::finish(run(&options))
+}
+
+fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
+    // socket(): a UDP socket of the server's family (IPv4 or IPv6). A client
+    // need not bind: the kernel gives it a free port at the first send_to.
+    let socket = Socket::new(
+        Domain::for_address(options.server),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    let socket = UdpSocket::from(socket);
+    let mut buf = vec![0u8; net::RECV_BUFFER];
+
+    match &options.message {
+        Some(message) => println!("{}", request(&socket, message, options, &mut buf)?),
+        None => {
+            let stdin = io::stdin();
+            // Prompt only a person; a pipe gets no prompts in its output.
+            let person = stdin.is_terminal();
+            let mut line = String::new();
+            loop {
+                if person {
+                    print!("message ('exit' quits)> ");
+                    io::stdout().flush()?;
+                }
+                line.clear();
+                if stdin.lock().read_line(&mut line)? == 0 {
+                    break; // end of input: Ctrl+D, or the end of the pipe
+                }
+                let message = line.trim_end_matches(['\r', '\n']);
+                if message.eq_ignore_ascii_case("exit") {
+                    break;
+                }
+                println!("{}", request(&socket, message, options, &mut buf)?);
+            }
+        }
+    }
+
+    // close(): dropping the socket closes it.
+    drop(socket);
+    Ok(())
+}
+
+/// Send `message` and return the server's reply, resending on silence.
+fn request(
+    socket: &UdpSocket,
+    message: &str,
+    options: &UdpClientOptions,
+    buf: &mut [u8],
+) -> Result<String, Box<dyn Error>> {
+    discard_late_replies(socket, buf)?;
+    for attempt in 0..=options.retries {
+        if attempt > 0 {
+            warn!(
+                "no reply within {:?}, sending again ({attempt} of {})",
+                options.timeout, options.retries
+            );
+        }
+        // send_to(): the whole message as one datagram, to the server's address.
+        let sent = socket.send_to(message.as_bytes(), options.server)?;
+        info!("sent {sent} bytes to {}", options.server);
+
+        // recv_from() with a deadline. Anything from another address is not
+        // our reply (any host can send to our port), so skip it and keep
+        // waiting for the rest of the time.
+        let deadline = Instant::now() + options.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            socket.set_read_timeout(Some(left))?;
+            match socket.recv_from(buf) {
+                Ok((len, from)) if from == options.server => {
+                    info!("reply from {from} ({len} bytes)");
+                    return Ok(String::from_utf8_lossy(&buf[..len]).into_owned());
+                }
+                Ok((_, from)) => warn!("ignoring a datagram from {from}: it is not the server"),
+                Err(e) if net::is_timeout(&e) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Err(format!(
+        "no reply from {} after {} tries, {:?} each: is the server running on that address \
+         and port? (UDP cannot tell a lost datagram from a missing server)",
+        options.server,
+        options.retries + 1,
+        options.timeout,
+    )
+    .into())
+}
+
+/// A reply that arrives after we gave up and resent is still queued on the
+/// socket; read and drop such leftovers so it is not taken for the answer to
+/// the next message.
+fn discard_late_replies(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<()> {
+    socket.set_nonblocking(true)?;
+    while let Ok((len, from)) = socket.recv_from(buf) {
+        warn!("dropping a late reply from {from} ({len} bytes)");
+    }
+    socket.set_nonblocking(false)
+}

@@ -1,0 +1,166 @@
+//! # udp-threaded-server: one thread per datagram
+//!
+//! A UDP server in its plainest form. It binds a socket, waits for a datagram,
+//! logs who sent it and what it said, sends one reply back to that sender, and
+//! goes back to waiting. Nothing is remembered between datagrams.
+//!
+//! `udp-server` handles one datagram at a time: while it works on one request
+//! (see `--delay-ms`) the next ones wait in the kernel's receive queue.
+//! `udp-threaded-server` is the same program plus a thread per datagram, so a
+//! slow request no longer holds up the ones behind it. `diff` the two files.
+//!
+//! ## Run it (two terminals)
+//!
+//! ```text
+//! terminal 1 $ cargo run -p udp-threaded-server
+//! listening on 127.0.0.1:6532
+//!
+//! terminal 2 $ cargo run -p udp-client -- --message hello
+//! Message received
+//!
+//! terminal 1 now shows
+//! 10:02:11.481 INFO  from 127.0.0.1:41234: "hello"
+//! ```
+//!
+//! Try `--reply echo`, `--reply upper` or `--reply command` (then send `TIME`
+//! or `ECHO hi`). Ctrl+C stops the server: it logs `server closed`, exits 0.
+//!
+//! ## Read in this order
+//!
+//! `serve` (socket, bind, close) → `receive_loop` (recv_from) → `handle`
+//! (decode, reply, send_to).
+
+use std::error::Error;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
+
+use common::options::udp::UdpServerOptions;
+use common::reply::INVALID_ENCODING;
+use common::{net, Shutdown};
+use log::{info, warn};
+use socket2::{Domain, Protocol, Socket, Type};
+
+fn main() -> ExitCode {
+    let options = UdpServerOptions::threaded();
+    common::logging::init();
+    common::finish(serve(&options))
+}
+
+/// Open the socket, run the receive loop until Ctrl+C, close the socket.
+fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
+    let shutdown = Shutdown::install()?;
+
+    // socket(): an IPv4 or IPv6 socket (the domain follows the address) of
+    // type SOCK_DGRAM, which is UDP. Same call as socket(AF_INET, SOCK_DGRAM).
+    let socket = Socket::new(
+        Domain::for_address(options.addr),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    // bind(): take the address and port, so clients know where to send.
+    socket
+        .bind(&options.addr.into())
+        .map_err(|e| net::bind_error(options.addr, e))?;
+    // std's UdpSocket has everything else the lesson needs.
+    let socket = UdpSocket::from(socket);
+
+    // recv_from() would block for ever, and Ctrl+C does not interrupt it, so
+    // it gives up every POLL_INTERVAL and the loop checks for a shutdown.
+    socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
+
+    // With port 0 the kernel chose the port: print the real one.
+    println!("listening on {}", socket.local_addr()?);
+
+    receive_loop(&socket, options, &shutdown);
+
+    // close(): dropping the socket closes it and frees the port.
+    drop(socket);
+    info!("server closed");
+    Ok(())
+}
+
+/// Wait for datagrams and handle each one.
+fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &Shutdown) {
+    // Big enough for any datagram, so we learn its true length. The tutorials
+    // call recvfrom(1024): a longer datagram is then cut to 1024 bytes and the
+    // rest is lost without any error. Here `--buffer-size` is the limit we
+    // accept, and a longer datagram is reported instead of cut short.
+    let mut buf = vec![0u8; net::RECV_BUFFER];
+    // Unbounded threads let a flood of datagrams exhaust memory: cap them.
+    let limit = common::ThreadLimit::new(options.max_threads);
+    // The scope joins every handler before returning (Ctrl+C waits for them).
+    std::thread::scope(|scope| loop {
+        if shutdown.requested() {
+            break;
+        }
+        // recv_from(): one whole datagram (UDP keeps message boundaries) and
+        // the address it came from, which is where the reply must go.
+        let (len, peer) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) => {
+                // One bad datagram must not stop the server: log, go on.
+                warn!("recv_from failed: {e}");
+                continue;
+            }
+        };
+        let permit = limit.acquire();
+        let datagram = buf[..len].to_vec(); // a copy: `buf` is reused at once
+        scope.spawn(move || {
+            let _permit = permit; // frees the slot when the thread ends
+            handle(socket, &datagram, peer, options, shutdown);
+        });
+    });
+}
+
+/// Work out the reply to one datagram and send it back to `peer`.
+fn handle(
+    socket: &UdpSocket,
+    datagram: &[u8],
+    peer: SocketAddr,
+    options: &UdpServerOptions,
+    shutdown: &Shutdown,
+) {
+    let reply = if datagram.len() > options.buffer_size {
+        warn!(
+            "from {peer}: {} bytes, over the {}-byte limit",
+            datagram.len(),
+            options.buffer_size
+        );
+        format!(
+            "Error: Message truncated ({} bytes received, limit {})",
+            datagram.len(),
+            options.buffer_size
+        )
+    } else {
+        // Bytes on the wire are not text until decoded; a peer can send
+        // anything, so a decoding error is an answer, not a crash.
+        match std::str::from_utf8(datagram) {
+            Ok(text) => {
+                info!("from {peer}: {}", net::preview(text));
+                options.reply.respond(text)
+            }
+            Err(_) => {
+                warn!("from {peer}: {} bytes that are not UTF-8", datagram.len());
+                INVALID_ENCODING.to_string()
+            }
+        }
+    };
+
+    // A reply can outgrow one datagram (`Echo: ` plus a 65,507-byte message);
+    // send_to would fail with "Message too long", so say so instead.
+    let reply = if reply.len() > net::MAX_UDP_PAYLOAD {
+        format!("Error: Reply too long ({} bytes)", reply.len())
+    } else {
+        reply
+    };
+
+    // The simulated slow work (`--delay-ms`); Ctrl+C cuts it short.
+    shutdown.sleep(options.delay);
+
+    // send_to(): UDP has no connection, so every send names its destination.
+    match socket.send_to(reply.as_bytes(), peer) {
+        Ok(sent) => info!("replied to {peer} ({sent} bytes)"),
+        Err(e) => warn!("send_to {peer} failed: {e}"),
+    }
+}

@@ -1,0 +1,112 @@
+//! udp-threaded-server, run for real on 127.0.0.1 (and ::1), port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use common::testing::udp_server as scenario;
+use common::testing::{udp_socket_for, Lesson};
+
+const BIN: &str = env!("CARGO_BIN_EXE_udp-threaded-server");
+
+#[test]
+fn every_reply_mode() {
+    scenario::every_reply_mode(BIN);
+}
+
+#[test]
+fn invalid_utf8() {
+    scenario::invalid_utf8(BIN);
+}
+
+#[test]
+fn empty_datagram() {
+    scenario::empty_datagram(BIN);
+}
+
+#[test]
+fn largest_datagram() {
+    scenario::largest_datagram(BIN);
+}
+
+#[test]
+fn oversize_reported() {
+    scenario::oversize_reported(BIN);
+}
+
+#[test]
+fn flood_then_answer() {
+    scenario::flood_then_answer(BIN);
+}
+
+#[test]
+fn ipv6() {
+    scenario::ipv6(BIN);
+}
+
+#[test]
+fn interrupt_mid_request() {
+    scenario::interrupt_mid_request(BIN);
+}
+
+#[test]
+fn terminate_idle() {
+    scenario::terminate_idle(BIN);
+}
+
+#[test]
+fn bad_flags() {
+    scenario::bad_flags(BIN);
+}
+
+#[test]
+fn port_in_use() {
+    scenario::port_in_use(BIN);
+}
+
+/// Threaded means a slow request does not hold up the next one: B is read
+/// (and could be answered) while A is still being worked on.
+#[test]
+fn slow_request_does_not_block_the_next() {
+    let mut server = Lesson::start(BIN, &["--port", "0", "--delay-ms", "30000"]);
+    let a = udp_socket_for(server.addr());
+    let b = udp_socket_for(server.addr());
+    a.send_to(b"A", server.addr()).unwrap();
+    server.expect_stderr("\"A\"");
+    b.send_to(b"B", server.addr()).unwrap();
+    // A is still asleep for 30 s, yet B has been read by another thread.
+    server.expect_stderr("\"B\"");
+    assert!(!server.stderr().contains("replied to"));
+    // Ctrl+C: both in-flight handlers finish, reply, and are joined.
+    let (took, status) = server.interrupt_and_time();
+    assert_eq!(status.code(), Some(0));
+    assert!(took <= scenario::SHUTDOWN_BUDGET, "took {took:?}");
+    let mut buf = [0u8; 64];
+    for socket in [&a, &b] {
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"Message received");
+    }
+}
+
+/// `--max-threads 1` turns the threaded server back into a sequential one:
+/// the limit really holds.
+#[test]
+fn max_threads_bounds_the_handlers() {
+    let server = Lesson::start(
+        BIN,
+        &["--port", "0", "--delay-ms", "300", "--max-threads", "1"],
+    );
+    let a = udp_socket_for(server.addr());
+    let b = udp_socket_for(server.addr());
+    a.send_to(b"A", server.addr()).unwrap();
+    server.expect_stderr("\"A\"");
+    b.send_to(b"B", server.addr()).unwrap();
+    let mut buf = [0u8; 64];
+    b.recv_from(&mut buf).unwrap();
+    let log = server.stderr();
+    let replied_a = log
+        .find(&format!("replied to {}", a.local_addr().unwrap()))
+        .unwrap();
+    let got_b = log.find("\"B\"").unwrap();
+    assert!(
+        replied_a < got_b,
+        "a second handler ran despite --max-threads 1:\n{log}"
+    );
+}
