@@ -2,7 +2,7 @@
 # Sourced, not run. Every wait here has a deadline; every server started here
 # is stopped by PID when the script exits.
 
-BIN=${BIN:-target/debug}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/socket-lessons.XXXXXX")
 STARTED_PIDS=()
 FAILED_LESSONS=()

@@ -1,0 +1,1 @@
+//! Options of `udp-chunked-transfer`.

@@ -1,0 +1,1 @@
+//! The behaviour both TCP servers share, as test scenarios.
