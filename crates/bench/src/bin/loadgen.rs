@@ -1,0 +1,2 @@
+//! The load generator of scripts/bench.sh (being written).
+fn main() {}

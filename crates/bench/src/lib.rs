@@ -1,0 +1,1 @@
+//! Shared pieces of the benchmark and stress tools. Not a lesson.
