@@ -1,0 +1,216 @@
+//! udp-client, run for real against small UDP peers made in the test, on
+//! 127.0.0.1 and ::1, port 0. (scripts/demo.sh drives it against udp-server.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::thread::{self, JoinHandle};
+
+use common::testing::{run, WAIT};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
+
+/// A peer on `host` that answers up to `count` datagrams with `prefix` plus
+/// the message, and returns what it received.
+fn peer(host: &str, prefix: &'static str, count: usize) -> (String, JoinHandle<Vec<String>>) {
+    let socket = UdpSocket::bind((host, 0)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let port = socket.local_addr().unwrap().port().to_string();
+    let handle = thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 2048];
+        for _ in 0..count {
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                break;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            socket
+                .send_to(format!("{prefix}{text}").as_bytes(), from)
+                .unwrap();
+            seen.push(text);
+        }
+        seen
+    });
+    (port, handle)
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn one_shot_prints_the_reply() {
+    let (port, server) = peer("127.0.0.1", "Server acknowledges: ", 1);
+    let out = run(
+        CLIENT,
+        &["--port", &port, "--message", "Hello, Server!"],
+        "",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "Server acknowledges: Hello, Server!\n");
+    assert_eq!(server.join().unwrap(), ["Hello, Server!"]);
+}
+
+#[test]
+fn interactive_from_stdin_until_exit() {
+    let (port, server) = peer("127.0.0.1", "Echo: ", 2);
+    let out = run(
+        CLIENT,
+        &["--port", &port],
+        "one\ntwo\nEXIT\nnever sent\n",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // No prompt: stdin is a pipe, not a person.
+    assert_eq!(stdout(&out), "Echo: one\nEcho: two\n");
+    assert_eq!(server.join().unwrap(), ["one", "two"]);
+}
+
+#[test]
+fn interactive_ends_at_end_of_input() {
+    let (port, server) = peer("127.0.0.1", "got ", 1);
+    let out = run(
+        CLIENT,
+        &["--port", &port],
+        "last line without newline",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "got last line without newline\n");
+    server.join().unwrap();
+}
+
+#[test]
+fn ipv6() {
+    let (port, server) = peer("::1", "v6 ", 1);
+    let out = run(
+        CLIENT,
+        &["--host", "::1", "--port", &port, "--message", "six"],
+        "",
+        WAIT,
+    );
+    assert_eq!(stdout(&out), "v6 six\n");
+    server.join().unwrap();
+}
+
+/// A peer that reads but never answers: the client resends, then gives up
+/// with exit 1 and a message naming the address.
+#[test]
+fn no_reply_means_exit_1_after_retries() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let port = addr.port().to_string();
+    let args = [
+        "--port",
+        &port,
+        "--message",
+        "anyone?",
+        "--timeout-ms",
+        "100",
+        "--retries",
+        "2",
+    ];
+    let out = run(CLIENT, &args, "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no reply from {addr} after 3 tries")),
+        "{stderr}"
+    );
+    // Three copies of the request reached the silent peer.
+    silent.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..3 {
+        let (n, _) = silent.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"anyone?");
+    }
+}
+
+/// The first request is "lost" (the peer ignores it); the resend is answered.
+#[test]
+fn a_lost_request_is_resent() {
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let port = peer.local_addr().unwrap().port().to_string();
+    let server = thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        peer.recv_from(&mut buf).unwrap(); // dropped on the floor
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        peer.send_to(&buf[..n], from).unwrap();
+    });
+    let args = [
+        "--port",
+        &port,
+        "--message",
+        "again",
+        "--timeout-ms",
+        "200",
+        "--retries",
+        "3",
+    ];
+    let out = run(CLIENT, &args, "", WAIT);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "again\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sending again (1 of 3)"));
+}
+
+/// A duplicate (late) reply to the first message must not be taken for the
+/// reply to the second. The second line reaches the client's stdin only once
+/// both copies of reply 1 have been sent, so the duplicate is surely queued.
+#[test]
+fn a_late_duplicate_reply_is_not_the_next_answer() {
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let port = peer.local_addr().unwrap().port().to_string();
+    let (sent_twice, duplicate_queued) = std::sync::mpsc::channel();
+    let server = thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        peer.send_to(b"reply 1", from).unwrap();
+        peer.send_to(b"reply 1", from).unwrap();
+        sent_twice.send(()).unwrap();
+        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        peer.send_to(b"reply 2", from).unwrap();
+    });
+    let mut child = Command::new(CLIENT)
+        .args(["--port", &port, "--timeout-ms", "5000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    duplicate_queued.recv_timeout(WAIT).unwrap();
+    stdin.write_all(b"second\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    server.join().unwrap();
+    assert_eq!(stdout(&out), "reply 1\nreply 2\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropping a late reply"));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        &["--port", "x"][..],
+        &["--timeout-ms", "0"],
+        &["--retries", "-1"],
+        &["--host", "no-such-host.invalid"],
+        &["--what"],
+    ] {
+        let out = run(CLIENT, args, "", WAIT);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    let help = run(CLIENT, &["--help"], "", WAIT);
+    let text = stdout(&help);
+    assert!(
+        text.contains("--timeout-ms MS") && text.contains("[default: 6532]"),
+        "{text}"
+    );
+}
