@@ -1,2 +1,0 @@
-//! The stress and fault suite of scripts/stress.sh (being written).
-fn main() {}

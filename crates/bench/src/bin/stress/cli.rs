@@ -1,0 +1,179 @@
+//! Bad command lines: every lesson binary, given flags it does not know,
+//! ports out of range, hosts that cannot be resolved, sizes that are negative
+//! or absurd, files that are not there, must stop with exit code 2 (a usage
+//! mistake) or 1 (a runtime failure), print exactly one line on stderr, print
+//! nothing on stdout, and never panic or print a backtrace.
+//!
+//! The hosts are chosen so that no name lookup leaves this machine: a name
+//! with a space in it, or with a label longer than DNS allows (63 bytes), is
+//! refused by the resolver before it sends any query.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
+
+use crate::process::{run, Bins};
+use crate::report::{ms, Outcome, Report};
+
+/// One bad command line and the exit codes it may give.
+struct Case {
+    args: Vec<OsString>,
+    codes: &'static [i32],
+}
+
+const USAGE: &[i32] = &[2];
+const USAGE_OR_RUNTIME: &[i32] = &[1, 2];
+
+fn case(args: &[&str], codes: &'static [i32]) -> Case {
+    Case {
+        args: args.iter().map(OsString::from).collect(),
+        codes,
+    }
+}
+
+/// A name no resolver will send a query for: its first label has 64 bytes.
+fn overlong_host() -> String {
+    format!("{}.invalid", "a".repeat(64))
+}
+
+/// The mistakes every binary must refuse, after `prefix` (a subcommand).
+fn common_cases(prefix: &[&str], host_flag: &str, port_flag: &str) -> Vec<Case> {
+    let with = |rest: &[&str], codes| {
+        let mut args: Vec<&str> = prefix.to_vec();
+        args.extend_from_slice(rest);
+        case(&args, codes)
+    };
+    let long_host = overlong_host();
+    let mut cases = vec![
+        with(&["--bogus"], USAGE),
+        with(&["--bogus=1"], USAGE),
+        with(&["-x"], USAGE),
+        with(&["stray-positional-argument", "another"], USAGE_OR_RUNTIME),
+        with(&[port_flag, "65536"], USAGE),
+        with(&[port_flag, "-1"], USAGE),
+        with(&[port_flag, "99999999999999999999999"], USAGE),
+        with(&[port_flag, "http"], USAGE),
+        with(&[port_flag], USAGE),
+        with(&[host_flag, "bad host name"], USAGE_OR_RUNTIME),
+        with(&[host_flag, &long_host], USAGE_OR_RUNTIME),
+    ];
+    // An argument that is not UTF-8 at all.
+    let mut args: Vec<OsString> = prefix.iter().map(OsString::from).collect();
+    args.push(OsString::from_vec(vec![b'-', b'-', 0xff, 0xfe]));
+    cases.push(Case { args, codes: USAGE });
+    cases
+}
+
+/// `--name VALUE` for each value, after `prefix`.
+fn values(prefix: &[&str], name: &str, bad: &[&str], codes: &'static [i32]) -> Vec<Case> {
+    bad.iter()
+        .map(|value| {
+            let mut args: Vec<&str> = prefix.to_vec();
+            args.extend_from_slice(&[name, value]);
+            case(&args, codes)
+        })
+        .collect()
+}
+
+const NEGATIVE_OR_ABSURD: &[&str] = &["-5", "0.5", "99999999999999999999999", "1e9", ""];
+
+/// The bad command lines of each binary.
+fn cases_of(binary: &str) -> Vec<Case> {
+    let mut cases = common_cases(&[], "--host", "--port");
+    match binary {
+        "udp-server" | "udp-threaded-server" => {
+            cases.extend(values(&[], "--buffer-size", NEGATIVE_OR_ABSURD, USAGE));
+            cases.extend(values(&[], "--buffer-size", &["0", "65508"], USAGE));
+            cases.extend(values(&[], "--delay-ms", &["-1", "3600001"], USAGE));
+            cases.extend(values(&[], "--reply", &["loud", ""], USAGE));
+            if binary == "udp-threaded-server" {
+                cases.extend(values(&[], "--max-threads", &["0", "4097", "-3"], USAGE));
+            }
+        }
+        "udp-client" => {
+            cases.extend(values(&[], "--timeout-ms", &["-1", "0", "1e3"], USAGE));
+            cases.extend(values(
+                &[],
+                "--retries",
+                &["-1", "101", "99999999999999999999999"],
+                USAGE,
+            ));
+        }
+        _ => {}
+    }
+    cases
+}
+
+/// Run every bad command line of `binary`.
+fn check_binary(bins: &Bins, binary: &str) -> Outcome {
+    let path = bins.path(binary);
+    // First, `--help` must work: it says the binary is a real lesson.
+    let help = run(&path, &[OsString::from("--help")], Duration::from_secs(5))?;
+    if help.status.code() != Some(0) || !help.stdout.contains("Usage:") {
+        return Err(format!(
+            "`{binary} --help` gave exit {} and no usage text (has the lesson landed?)",
+            help.status
+        ));
+    }
+    let cases = cases_of(binary);
+    let mut slowest = Duration::ZERO;
+    let mut problems = Vec::new();
+    for case in &cases {
+        let shown = case
+            .args
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let done = match run(&path, &case.args, Duration::from_secs(5)) {
+            Ok(done) => done,
+            Err(e) => {
+                problems.push(format!("[{shown}]: {e}"));
+                continue;
+            }
+        };
+        slowest = slowest.max(done.elapsed);
+        let code = done.status.code();
+        let lines = done.stderr.lines().count();
+        let problem = if done.stderr.contains("panicked") || done.stderr.contains("backtrace") {
+            Some(format!("panicked: {}", done.stderr.trim()))
+        } else if !code.is_some_and(|c| case.codes.contains(&c)) {
+            Some(format!(
+                "exit {:?} (expected {:?}); stderr {:?}",
+                code,
+                case.codes,
+                done.stderr.trim()
+            ))
+        } else if lines != 1 {
+            Some(format!("{lines} lines on stderr: {:?}", done.stderr.trim()))
+        } else if !done.stdout.is_empty() {
+            Some(format!("wrote to stdout: {:?}", done.stdout.trim()))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            problems.push(format!("[{shown}]: {p}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{} bad command lines, each refused with exit 2 (or 1) and one line, no panic; \
+             slowest {}",
+            cases.len(),
+            ms(slowest)
+        ))
+    } else {
+        Err(format!(
+            "{} of {} bad command lines mishandled; {}",
+            problems.len(),
+            cases.len(),
+            problems.join("; ")
+        ))
+    }
+}
+
+pub fn run_all(bins: &Bins, binaries: &[&str], report: &mut Report) {
+    for binary in binaries {
+        report.record(binary, "bad-command-lines", check_binary(bins, binary));
+    }
+}
