@@ -1,1 +1,226 @@
-//! Options of `udp-broadcast`.
+//! Options of `udp-broadcast`, a program with two commands: `listen` (the
+//! responder) and `discover` (the broadcasting client).
+//!
+//! Unlike the other servers, `listen` always binds `0.0.0.0`: a socket bound
+//! to one unicast address such as `127.0.0.1` never sees a datagram sent to a
+//! broadcast address, so there is no `--host`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use crate::cli::{self, Flag, Spec};
+
+/// The port the listeners share and `discover` sends to.
+pub const DEFAULT_PORT: u16 = 6550;
+
+/// Where `discover` sends by default: the broadcast address of the loopback
+/// network 127.0.0.0/8, so the default never leaves this machine.
+pub const DEFAULT_TO: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
+
+/// The longest `--name`, in characters. A reply must stay small: it is one
+/// datagram, and a responder should not answer a tiny request with a big one.
+pub const MAX_NAME: usize = 64;
+
+const PORT: Flag = Flag::with_default(
+    "port",
+    "PORT",
+    "6550",
+    "UDP port the listeners share; 0 picks any free port",
+);
+
+static LISTEN: Spec = Spec {
+    name: "listen",
+    about: "bind 0.0.0.0:PORT with SO_REUSEADDR and answer every DISCOVER request with this \
+            listener's name",
+    positionals: &[],
+    flags: &[
+        PORT,
+        Flag::optional(
+            "name",
+            "NAME",
+            "what to answer (1-64 printable characters) [default: HOSTNAME-PID]",
+        ),
+    ],
+    examples: &[
+        "udp-broadcast listen",
+        "udp-broadcast listen --name kitchen",
+        "udp-broadcast listen --port 0 --name alpha     # then more listeners on the port it prints",
+    ],
+};
+
+static DISCOVER: Spec = Spec {
+    name: "discover",
+    about: "set SO_BROADCAST, send one DISCOVER to a broadcast address, print every listener \
+            that answers before the wait ends (exit 1 if none does)",
+    positionals: &[],
+    flags: &[
+        Flag::with_default(
+            "to",
+            "ADDR",
+            "127.255.255.255",
+            "IPv4 broadcast address to send to; the default stays on this machine \
+             (IPv6 has no broadcast: it uses multicast)",
+        ),
+        Flag::with_default("port", "PORT", "6550", "the listeners' UDP port"),
+        Flag::with_default(
+            "wait-ms",
+            "MS",
+            "1000",
+            "how long to collect replies (1-60000)",
+        ),
+        Flag::with_default(
+            "stop-after",
+            "N",
+            "0",
+            "stop as soon as N listeners have answered; 0 waits the whole time",
+        ),
+        Flag::switch(
+            "without-so-broadcast",
+            "do not set SO_BROADCAST, to see the kernel refuse the send (Permission denied)",
+        ),
+    ],
+    examples: &[
+        "udp-broadcast discover",
+        "udp-broadcast discover --to 127.0.0.1          # unicast: only one listener on the port hears it",
+        "udp-broadcast discover --without-so-broadcast  # the EACCES lesson",
+        "udp-broadcast discover --to 192.168.1.255      # a LAN: your subnet's broadcast address, \
+         the brd of `ip -4 addr`",
+        "udp-broadcast discover --to 255.255.255.255    # a LAN: limited broadcast, every host on \
+         the link, never routed",
+    ],
+};
+
+/// What to do, with its options.
+#[derive(Debug, Clone)]
+pub enum BroadcastCommand {
+    Listen(ListenOptions),
+    Discover(DiscoverOptions),
+}
+
+/// Options of `udp-broadcast listen`.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// The port to share with the other listeners.
+    pub port: u16,
+    /// What this listener answers.
+    pub name: String,
+}
+
+/// Options of `udp-broadcast discover`.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscoverOptions {
+    /// Where the request goes: a broadcast address (or any IPv4 address).
+    pub to: SocketAddrV4,
+    /// How long to collect replies.
+    pub wait: Duration,
+    /// Stop after this many responders; 0 means wait the whole time.
+    pub stop_after: usize,
+    /// `false` with `--without-so-broadcast`.
+    pub so_broadcast: bool,
+}
+
+impl BroadcastCommand {
+    /// Parse the command line: `udp-broadcast listen ...` or
+    /// `udp-broadcast discover ...`. Exits 2 on a usage error.
+    pub fn parse() -> BroadcastCommand {
+        let (spec, m) = cli::parse_subcommand(
+            "udp-broadcast",
+            "find the listeners on a network with one UDP broadcast",
+            &[&LISTEN, &DISCOVER],
+        );
+        if spec.name == LISTEN.name {
+            let name = match m.opt::<String>("name") {
+                Some(name) => name,
+                None => default_name(),
+            };
+            if let Err(why) = check_name(&name) {
+                cli::usage_error(&format!(
+                    "invalid value '{}' for --name: {why}",
+                    name.escape_debug()
+                ));
+            }
+            return BroadcastCommand::Listen(ListenOptions {
+                port: m.port("port"),
+                name,
+            });
+        }
+        let port = m.port("port");
+        if port == 0 {
+            cli::usage_error(
+                "invalid value '0' for --port: give the port the listeners printed (default 6550)",
+            );
+        }
+        let to = m.get::<String>("to");
+        let ip = match to.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => ip,
+            Ok(IpAddr::V6(_)) => cli::usage_error(&format!(
+                "invalid value '{to}' for --to: IPv6 has no broadcast (it uses multicast \
+                 instead); give an IPv4 address such as 127.255.255.255"
+            )),
+            Err(_) => cli::usage_error(&format!(
+                "invalid value '{to}' for --to: expected an IPv4 address such as 127.255.255.255"
+            )),
+        };
+        BroadcastCommand::Discover(DiscoverOptions {
+            to: SocketAddrV4::new(ip, port),
+            wait: Duration::from_millis(m.get_in("wait-ms", 1..=60_000)),
+            stop_after: m.get_in("stop-after", 0..=1000),
+            so_broadcast: !m.switch("without-so-broadcast"),
+        })
+    }
+}
+
+/// Is `name` fit to be a listener's name? 1 to [`MAX_NAME`] characters, none
+/// of them a control character, so that printing it cannot drive a terminal.
+/// `discover` applies the same check to the names in replies.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a name cannot be empty".into());
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(format!("a name has at most {MAX_NAME} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters".into());
+    }
+    Ok(())
+}
+
+/// `HOSTNAME-PID`: the host tells machines apart, the process id tells apart
+/// several listeners on one machine.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty() && h.len() <= 40 && check_name(h).is_ok())
+        .unwrap_or_else(|| "listener".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("kitchen").is_ok());
+        assert!(check_name("living room").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("\u{1b}[31mred").is_err());
+        assert!(check_name(&"x".repeat(MAX_NAME)).is_ok());
+        assert!(check_name(&"x".repeat(MAX_NAME + 1)).is_err());
+        let name = default_name();
+        assert!(check_name(&name).is_ok(), "{name}");
+        assert!(name.ends_with(&format!("-{}", std::process::id())));
+    }
+
+    #[test]
+    fn help_explains_broadcast() {
+        let help = DISCOVER.help();
+        for part in ["[default: 127.255.255.255]", "limited broadcast", "brd", "IPv6"] {
+            assert!(help.contains(part), "{part}:\n{help}");
+        }
+        assert!(LISTEN.help().contains("[default: 6550]"));
+    }
+}

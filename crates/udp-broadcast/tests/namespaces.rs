@@ -1,0 +1,347 @@
+//! udp-broadcast across a real (virtual) network: three network namespaces,
+//! each a "host" with its own eth0 and an address in TEST-NET-1
+//! (192.0.2.0/24, reserved for documentation and tests), joined by a bridge
+//! that lives in a fourth namespace. Nothing is added to this machine's own
+//! interfaces, and everything is deleted again, even when a test fails.
+//!
+//! ```text
+//!   ns a: eth0 192.0.2.1 ─┐
+//!   ns b: eth0 192.0.2.2 ─┼─ ns br: br0 (a bridge)
+//!   ns c: eth0 192.0.2.3 ─┘
+//! ```
+//!
+//! The tests need root and `ip` (iproute2). Without them they say why and
+//! pass, except when the `CI` environment variable is set: on CI a skip is a
+//! failure, so the namespace test cannot silently stop running.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::testing::udp_server::SHUTDOWN_BUDGET;
+use common::testing::{run, Lesson, WAIT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
+
+/// Every namespace these tests create starts with this, then the test
+/// process's pid, so parallel runs never clash and leftovers are easy to
+/// recognise.
+const PREFIX: &str = "udpbc-";
+
+/// A line on the real stderr. libtest captures `eprintln!` of a passing
+/// test, so that line would never reach the CI log; a direct write does.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Why these tests cannot run on this machine, if they cannot.
+fn missing_prerequisite() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return Some("network namespaces exist only on Linux".into());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string));
+    if euid.as_deref() != Some("0") {
+        return Some("not running as root (creating network namespaces needs root)".into());
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(out) if out.status.success() => None,
+        _ => Some("`ip` from iproute2 is not installed".into()),
+    }
+}
+
+/// Say why a test is skipped, or fail it when running on CI.
+fn skip(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: cannot run, and CI is set so a skip is a failure: {why}");
+    }
+    say(&format!("{test}: skipped: {why}"));
+}
+
+/// Run `ip ARGS`, for at most WAIT; the error holds its stderr. It never
+/// panics, so the Drop guard can use it while a failed test unwinds.
+fn ip(args: &[&str]) -> Result<Output, String> {
+    let mut child = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    let deadline = Instant::now() + WAIT;
+    // `ip` prints little, so its output fits in the pipes while we poll.
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("ip {} took over {WAIT:?}", args.join(" ")));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// `ip ARGS` that must work.
+fn must(args: &[&str]) -> Output {
+    ip(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The names of all network namespaces (`ip netns list` prints `NAME` or
+/// `NAME (id: N)` per line).
+fn list_namespaces() -> Vec<String> {
+    let out = ip(&["netns", "list"]).map(|o| o.stdout).unwrap_or_default();
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The namespaces of one test. Dropping it deletes them (and anything else
+/// with its prefix), whether the test passed or panicked.
+struct Namespaces {
+    prefix: String,
+    created: Vec<String>,
+}
+
+impl Namespaces {
+    /// Delete what crashed runs left behind (namespaces with our prefix whose
+    /// process is gone), then start a fresh set for `test`.
+    fn new(test: &str) -> Namespaces {
+        for name in list_namespaces() {
+            let pid = name
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = ip(&["netns", "delete", &name]);
+                }
+            }
+        }
+        Namespaces {
+            prefix: format!("{PREFIX}{}-{test}-", std::process::id()),
+            created: Vec::new(),
+        }
+    }
+
+    /// Create the namespace `PREFIX-PID-TEST-suffix` and return its name.
+    fn add(&mut self, suffix: &str) -> Result<String, String> {
+        let name = format!("{}{suffix}", self.prefix);
+        ip(&["netns", "add", &name])?;
+        self.created.push(name.clone());
+        Ok(name)
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in self.created.drain(..).rev() {
+            let _ = ip(&["netns", "delete", &name]);
+        }
+        for name in list_namespaces() {
+            if name.starts_with(&self.prefix) {
+                let _ = ip(&["netns", "delete", &name]);
+            }
+        }
+    }
+}
+
+/// Poll `ip ARGS` until its output contains `needle`, for at most WAIT.
+fn wait_for(args: &[&str], needle: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = must(args);
+        if String::from_utf8_lossy(&out.stdout).contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`ip {}` never showed {needle:?}",
+            args.join(" ")
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A listener inside namespace `ns`.
+fn listener_in(ns: &str, args: &[&str]) -> Lesson {
+    let mut all = vec!["netns", "exec", ns, BIN, "listen"];
+    all.extend_from_slice(args);
+    Lesson::start("ip", &all)
+}
+
+/// `udp-broadcast ARGS` inside namespace `ns`, to completion.
+fn run_in(ns: &str, args: &[&str]) -> Output {
+    let mut all = vec!["netns", "exec", ns, BIN];
+    all.extend_from_slice(args);
+    run("ip", &all, "", WAIT)
+}
+
+#[test]
+fn discover_across_three_namespaces() {
+    const TEST: &str = "namespace test";
+    if let Some(why) = missing_prerequisite() {
+        return skip(TEST, &why);
+    }
+    // Declared first, so it is dropped last: after the listeners have been
+    // killed, the namespaces are deleted.
+    let mut netns = Namespaces::new("bc");
+    let bridge = match netns.add("br") {
+        Ok(name) => name,
+        Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
+    };
+    must(&["-n", &bridge, "link", "add", "br0", "type", "bridge"]);
+    must(&["-n", &bridge, "link", "set", "br0", "up"]);
+
+    let hosts = [("a", "192.0.2.1"), ("b", "192.0.2.2"), ("c", "192.0.2.3")];
+    let mut names = Vec::new();
+    for (host, address) in hosts {
+        let ns = netns.add(host).unwrap_or_else(|e| panic!("{e}"));
+        let port = format!("to-{host}");
+        // A veth pair is a virtual cable: one end in the bridge's namespace,
+        // the other end (eth0) in the host's.
+        must(&[
+            "-n", &bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+            &ns,
+        ]);
+        must(&["-n", &bridge, "link", "set", &port, "master", "br0", "up"]);
+        let cidr = format!("{address}/24");
+        // `brd +`: the broadcast address is the subnet's, 192.0.2.255.
+        must(&["-n", &ns, "addr", "add", &cidr, "brd", "+", "dev", "eth0"]);
+        must(&["-n", &ns, "link", "set", "eth0", "up"]);
+        must(&["-n", &ns, "link", "set", "lo", "up"]);
+        names.push(ns);
+    }
+    for (host, _) in hosts {
+        let port = format!("to-{host}");
+        wait_for(
+            &["-d", "-n", &bridge, "link", "show", &port],
+            "state forwarding",
+        );
+    }
+    for ns in &names {
+        wait_for(&["-n", ns, "link", "show", "eth0"], "LOWER_UP");
+    }
+
+    // Listeners in a and b, on the default port; discover in c, sent to the
+    // subnet-directed broadcast address.
+    let mut alpha = listener_in(&names[0], &["--name", "alpha"]);
+    let mut beta = listener_in(&names[1], &["--name", "beta"]);
+    assert_eq!(alpha.addr().to_string(), "0.0.0.0:6550");
+    assert_eq!(beta.addr().to_string(), "0.0.0.0:6550");
+    let out = run_in(
+        &names[2],
+        &[
+            "discover",
+            "--to",
+            "192.0.2.255",
+            "--wait-ms",
+            "5000",
+            "--stop-after",
+            "2",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort_unstable();
+    let found = lines.len();
+    assert_eq!(
+        lines,
+        ["alpha at 192.0.2.1:6550", "beta at 192.0.2.2:6550"],
+        "discover exited {:?}\nstderr:\n{stderr}\nalpha:\n{}\nbeta:\n{}",
+        out.status.code(),
+        alpha.stderr(),
+        beta.stderr()
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    alpha.expect_stderr("discovery request from 192.0.2.3:");
+    beta.expect_stderr("discovery request from 192.0.2.3:");
+
+    // Ctrl+C works inside a namespace too.
+    for listener in [&mut alpha, &mut beta] {
+        let (took, status) = listener.interrupt_and_time();
+        assert_eq!(status.code(), Some(0), "{}", listener.stderr());
+        assert!(took <= SHUTDOWN_BUDGET, "took {took:?}");
+        assert!(listener.stderr().contains("server closed"));
+    }
+
+    say(&format!(
+        "{TEST}: {found} of 2 listeners found across 3 namespaces (discover --to 192.0.2.255)"
+    ));
+}
+
+/// With SO_REUSEADDR set before bind, Linux may hand a `--port 0` listener a
+/// port that another SO_REUSEADDR socket already holds (see `listen` in
+/// main.rs). A namespace with a one-port ephemeral range makes that
+/// deterministic: the first `--port 0` listener takes the only port; a
+/// second `--port 0` must fail rather than share it, while a listener that
+/// asks for that port by number still may.
+#[test]
+fn port_zero_never_lands_on_a_shared_port() {
+    const TEST: &str = "port-0 namespace test";
+    if let Some(why) = missing_prerequisite() {
+        return skip(TEST, &why);
+    }
+    let mut netns = Namespaces::new("p0");
+    let ns = match netns.add("solo") {
+        Ok(name) => name,
+        Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
+    };
+    must(&["-n", &ns, "link", "set", "lo", "up"]);
+    // The port range is per namespace: this changes nothing outside it.
+    let port_range = |range: &str| {
+        let write = format!("echo {range} > /proc/sys/net/ipv4/ip_local_port_range");
+        must(&["netns", "exec", &ns, "sh", "-c", &write]);
+    };
+    port_range("40000 40000");
+
+    let first = listener_in(&ns, &["--port", "0", "--name", "first"]);
+    assert_eq!(first.addr().to_string(), "0.0.0.0:40000");
+
+    let second = run_in(&ns, &["listen", "--port", "0", "--name", "second"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+
+    // Ports again for discover's own socket, then a listener that joins.
+    port_range("40001 40100");
+    let _joined = listener_in(&ns, &["--port", "40000", "--name", "joined"]);
+    let out = run_in(
+        &ns,
+        &[
+            "discover",
+            "--port",
+            "40000",
+            "--wait-ms",
+            "5000",
+            "--stop-after",
+            "2",
+        ],
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["first at 127.0.0.1:40000", "joined at 127.0.0.1:40000"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
