@@ -1,5 +1,284 @@
-//! Placeholder: this lesson is being written.
-fn main() {
-    eprintln!("tcp-client: not written yet");
-    std::process::exit(1);
+//! # tcp-client: connect, send, wait for the answer
+//!
+//! Connects to a TCP server and prints each reply on stdout. With
+//! `--message TEXT` it sends once and exits. Without it, it reads lines (typed
+//! at a prompt, or from a pipe) and sends each one over the same connection,
+//! until `exit` or the end of input.
+//!
+//! Unlike UDP, TCP tells the client when something is wrong: a refused
+//! connection, a reset, a server that hung up. Each of those ends the client
+//! with a message saying what happened and exit code 1. So does silence: the
+//! connection and every reply must come within `--timeout-ms`.
+//!
+//! `--burst N` writes each message N times in a row before reading. With
+//! `--framing raw` (the default, like the tutorial) the server takes each
+//! read() as one message, so it may see two of our writes as one message and
+//! send fewer replies than we sent messages: TCP carries bytes, not messages.
+//! With `--framing line` on both sides every message ends with a newline and
+//! each one gets its own reply.
+//!
+//! ## Run it (two terminals)
+//!
+//! ```text
+//! terminal 1 $ cargo run -p tcp-server -- --reply echo --delay-ms 100
+//! listening on 127.0.0.1:65432
+//!
+//! terminal 2 $ cargo run -p tcp-client -- --message ping --burst 3
+//! 10:31:02.114 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:40112
+//! Echo: ping
+//! Echo: pingping
+//! 10:31:04.318 WARN  3 messages sent, 2 replies read: ...
+//! ```
+//!
+//! ## Read in this order
+//!
+//! `run` (socket, connect, close) → `exchange` (send, recv) → `send_message`
+//! (write_all) → `read_reply` (recv, framing).
+
+use std::error::Error;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+
+use common::net;
+use common::options::tcp::{Framing, TcpClientOptions, MAX_BUFFER};
+use log::{info, warn};
+use socket2::{Domain, Protocol, Socket, Type};
+
+fn main() -> ExitCode {
+    let options = TcpClientOptions::parse();
+    common::logging::init();
+    common::finish(run(&options))
+}
+
+fn run(options: &TcpClientOptions) -> Result<(), Box<dyn Error>> {
+    // socket(): a TCP socket of the server's family (IPv4 or IPv6). A client
+    // need not bind: connect() picks a free local port.
+    let socket = Socket::new(
+        Domain::for_address(options.server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // connect(): the three-way handshake with the server. A plain connect()
+    // can wait for minutes when nobody answers; this one gives up in time.
+    socket
+        .connect_timeout(&options.server.into(), options.timeout)
+        .map_err(|e| connect_error(options, e))?;
+    let stream = TcpStream::from(socket);
+    info!(
+        "connected to {} from {}",
+        options.server,
+        stream.local_addr()?
+    );
+    // A reply that never comes, or a server that stops reading, must not
+    // hang the client: reads and writes give up after --timeout-ms.
+    stream.set_read_timeout(Some(options.timeout))?;
+    stream.set_write_timeout(Some(options.timeout))?;
+    // Replies are read through a buffer, so that line framing can split them
+    // at newlines. It holds at most MAX_BUFFER bytes.
+    let mut reader = BufReader::with_capacity(MAX_BUFFER, &stream);
+
+    match &options.message {
+        Some(message) => exchange(&stream, &mut reader, message, options)?,
+        None => {
+            let stdin = io::stdin();
+            // Prompt only a person; a pipe gets no prompts in its output.
+            let person = stdin.is_terminal();
+            let mut line = String::new();
+            loop {
+                if person {
+                    print!("message ('exit' quits)> ");
+                    io::stdout().flush()?;
+                }
+                line.clear();
+                if stdin.lock().read_line(&mut line)? == 0 {
+                    break; // end of input: Ctrl+D, or the end of the pipe
+                }
+                let message = line.trim_end_matches(['\r', '\n']);
+                if message.eq_ignore_ascii_case("exit") {
+                    break;
+                }
+                exchange(&stream, &mut reader, message, options)?;
+            }
+        }
+    }
+
+    // close(): dropping the stream closes the connection; the server's
+    // read() then returns 0 and it knows we are done.
+    drop(reader);
+    drop(stream);
+    Ok(())
+}
+
+/// Send `message` (`--burst` times) and print the replies, one per line.
+fn exchange(
+    stream: &TcpStream,
+    reader: &mut BufReader<&TcpStream>,
+    message: &str,
+    options: &TcpClientOptions,
+) -> Result<(), Box<dyn Error>> {
+    check_unasked(stream, reader, options)?;
+    for _ in 0..options.burst {
+        send_message(stream, message, options)?;
+    }
+    for count in 1..=options.burst {
+        match read_reply(reader, options) {
+            Ok(reply) => println!("{reply}"),
+            // Raw framing: after the first reply, silence may just mean the
+            // server read several of our messages as one.
+            Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
+                warn!(
+                    "{} messages sent, {} replies read: several writes were read as one, \
+                     because TCP carries bytes, not messages (--framing line on both sides \
+                     fixes this)",
+                    options.burst,
+                    count - 1
+                );
+                break;
+            }
+            Err(e) => return Err(io_error(options, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Write one message, framed as `--framing` says.
+fn send_message(
+    mut stream: &TcpStream,
+    message: &str,
+    options: &TcpClientOptions,
+) -> Result<(), Box<dyn Error>> {
+    let mut bytes = message.as_bytes().to_vec();
+    if options.framing == Framing::Line {
+        bytes.push(b'\n');
+    }
+    // send(), the way Python's sendall() does it. A single write() (Python's
+    // send()) may take only the first part of the bytes when the socket's
+    // send buffer is full, and returns how many it took; the caller must send
+    // the rest. write_all() loops over write() until every byte is out, or
+    // fails (here: after --timeout-ms with no progress). Small messages on a
+    // quiet connection almost always go in one write(), which is exactly why
+    // forgetting the loop is a bug that hides until the day it bites.
+    stream.write_all(&bytes).map_err(|e| io_error(options, e))?;
+    info!("sent {} bytes", bytes.len());
+    Ok(())
+}
+
+/// Read one reply. Raw framing: whatever one read() returns (like the
+/// tutorial's recv(1024)). Line framing: up to the next newline.
+fn read_reply(
+    reader: &mut BufReader<&TcpStream>,
+    options: &TcpClientOptions,
+) -> io::Result<String> {
+    match options.framing {
+        Framing::Raw => {
+            // recv(): at most one read of whatever has arrived.
+            let received = reader.fill_buf()?;
+            if received.is_empty() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let reply = String::from_utf8_lossy(received).into_owned();
+            let len = received.len();
+            reader.consume(len);
+            info!("read {len} bytes");
+            Ok(reply.trim_end_matches('\n').to_string())
+        }
+        Framing::Line => {
+            // read_until() reads as often as needed to reach the newline; the
+            // take() caps how much a server can make us hold.
+            let mut line = Vec::new();
+            let read = reader
+                .by_ref()
+                .take(MAX_BUFFER as u64)
+                .read_until(b'\n', &mut line);
+            match read {
+                Err(e) if net::is_timeout(&e) && !line.is_empty() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "got {} but no newline after it: is the server using --framing line?",
+                            net::preview(&String::from_utf8_lossy(&line))
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e),
+                Ok(_) if !line.ends_with(b"\n") => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+            }
+            line.pop();
+            Ok(String::from_utf8_lossy(&line).into_owned())
+        }
+    }
+}
+
+/// Before sending, look (without waiting) for bytes the server sent that we
+/// did not ask for: the rest of a reply longer than one read, or a goodbye
+/// line before it closed an idle connection. Show them rather than take them
+/// for the next reply, and stop if the server has hung up.
+fn check_unasked(
+    stream: &TcpStream,
+    reader: &mut BufReader<&TcpStream>,
+    options: &TcpClientOptions,
+) -> Result<(), Box<dyn Error>> {
+    stream.set_nonblocking(true)?;
+    let result = loop {
+        match reader.fill_buf() {
+            Ok([]) => break Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(received) => {
+                let text = String::from_utf8_lossy(received).into_owned();
+                warn!("the server sent, unasked: {}", net::preview(&text));
+                let len = received.len();
+                reader.consume(len);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    stream.set_nonblocking(false)?;
+    result.map_err(|e| io_error(options, e))
+}
+
+/// Why connect() failed, in words that say what to do.
+fn connect_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
+    let server = options.server;
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => format!(
+            "connection refused by {server}: nothing is listening there. Is the server running, \
+             and on this port?"
+        ),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
+            "no answer from {server} within {:?}: the server may be down, its queue of new \
+             connections full, or the packets dropped on the way. Try again, or a longer \
+             --timeout-ms",
+            options.timeout
+        ),
+        _ => format!("cannot connect to {server}: {error}"),
+    }
+    .into()
+}
+
+/// What a failed send or receive means for the connection.
+fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
+    let server = options.server;
+    if net::is_timeout(&error) {
+        return format!(
+            "no reply from {server} within {:?}: the server is slow or stuck (a sequential \
+             server may be busy with another client). Try a longer --timeout-ms",
+            options.timeout
+        )
+        .into();
+    }
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            format!("the server at {server} closed the connection without a reply").into()
+        }
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            format!("the server at {server} reset the connection (it crashed or dropped us)").into()
+        }
+        io::ErrorKind::BrokenPipe => {
+            format!("the server at {server} has closed the connection; nothing more can be sent")
+                .into()
+        }
+        _ => format!("connection to {server} failed: {error}").into(),
+    }
 }

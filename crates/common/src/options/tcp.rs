@@ -1,1 +1,274 @@
 //! Options of `tcp-server`, `tcp-threaded-server` and `tcp-client`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::HOST;
+use crate::cli::{Flag, Spec};
+use crate::reply::Reply;
+
+/// The port of the TCP lessons (the TCP tutorial's port).
+pub const DEFAULT_PORT: u16 = 65432;
+/// `DEFAULT_HOST:DEFAULT_PORT`, where the client connects by default.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:65432";
+
+/// The largest `--buffer-size`: one read of 64 KiB, or a line that long.
+pub const MAX_BUFFER: usize = 65_536;
+
+/// How a TCP peer tells where one message ends and the next begins.
+///
+/// TCP carries a stream of bytes, not messages: two `write`s can reach the
+/// other side as one `read`, and one `write` as two. UDP keeps each datagram
+/// whole; over TCP the program has to mark the boundaries itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// No framing: whatever one `read` returns is taken as one message, as
+    /// in the tutorial (`recv(1024)`). Works for one request at a time; two
+    /// quick requests may be read as one.
+    #[default]
+    Raw,
+    /// One message per line: a message ends at `\n` (a `\r` before it is
+    /// dropped too), and every reply ends with `\n`.
+    Line,
+}
+
+impl Framing {
+    /// The names `--framing` accepts, for `--help`.
+    pub const NAMES: &'static str =
+        "raw (one read = one message, as in the tutorial) | line (one message per line)";
+}
+
+impl FromStr for Framing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "raw" => Ok(Framing::Raw),
+            "line" => Ok(Framing::Line),
+            _ => Err("expected raw or line".to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framing::Raw => "raw",
+            Framing::Line => "line",
+        })
+    }
+}
+
+const PORT: Flag = Flag::with_default("port", "PORT", "65432", "TCP port; 0 picks any free port");
+const REPLY: Flag = Flag::with_default("reply", "MODE", "received", Reply::NAMES);
+const FRAMING: Flag = Flag::with_default("framing", "KIND", "raw", Framing::NAMES);
+const BUFFER: Flag = Flag::with_default(
+    "buffer-size",
+    "BYTES",
+    "1024",
+    "raw: the most one read takes; line: the longest line accepted (1-65536)",
+);
+const BACKLOG: Flag = Flag::with_default(
+    "backlog",
+    "N",
+    "128",
+    "listen() backlog: connections the kernel queues until accept() (1-4096)",
+);
+const IDLE: Flag = Flag::with_default(
+    "idle-timeout-ms",
+    "MS",
+    "30000",
+    "close a connection that sends no message for this long (1-3600000)",
+);
+const DELAY: Flag = Flag::with_default(
+    "delay-ms",
+    "MS",
+    "0",
+    "pretend each request takes this long to work out (shows why threads help)",
+);
+const MAX_CONNECTIONS: Flag = Flag::with_default(
+    "max-connections",
+    "N",
+    "256",
+    "most clients served at once, one thread each; the rest are told busy (1-4096)",
+);
+
+static SERVER: Spec = Spec {
+    name: "tcp-server",
+    about: "a sequential TCP server: accept one client, answer it until it leaves, repeat",
+    positionals: &[],
+    flags: &[HOST, PORT, REPLY, FRAMING, BUFFER, BACKLOG, IDLE, DELAY],
+    examples: &[
+        "tcp-server",
+        "tcp-server --port 0 --reply echo --framing line",
+        "tcp-server --host ::1 --idle-timeout-ms 5000",
+    ],
+};
+
+static THREADED: Spec = Spec {
+    name: "tcp-threaded-server",
+    about: "a TCP server that serves each client on a thread of its own",
+    positionals: &[],
+    flags: &[
+        HOST,
+        PORT,
+        REPLY,
+        FRAMING,
+        BUFFER,
+        BACKLOG,
+        IDLE,
+        DELAY,
+        MAX_CONNECTIONS,
+    ],
+    examples: &[
+        "tcp-threaded-server",
+        "tcp-threaded-server --port 0 --max-connections 8 --delay-ms 1000",
+    ],
+};
+
+/// Options of both TCP servers.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpServerOptions {
+    /// Where to bind.
+    pub addr: SocketAddr,
+    /// What to answer.
+    pub reply: Reply,
+    /// Where one message ends.
+    pub framing: Framing,
+    /// Raw framing: the size of one read, like `recv(1024)`. Line framing:
+    /// the longest line accepted, so a client cannot make the server buffer
+    /// an endless line.
+    pub buffer_size: usize,
+    /// The `listen()` backlog.
+    pub backlog: i32,
+    /// A connection that sends no complete message for this long is closed.
+    pub idle_timeout: Duration,
+    /// Simulated work per request.
+    pub delay: Duration,
+    /// Only the threaded server: how many clients are served at once.
+    pub max_connections: usize,
+}
+
+impl TcpServerOptions {
+    /// Parse the flags of `tcp-server`.
+    pub fn sequential() -> TcpServerOptions {
+        TcpServerOptions::from_spec(&SERVER)
+    }
+
+    /// Parse the flags of `tcp-threaded-server` (adds `--max-connections`).
+    pub fn threaded() -> TcpServerOptions {
+        TcpServerOptions::from_spec(&THREADED)
+    }
+
+    fn from_spec(spec: &'static Spec) -> TcpServerOptions {
+        let m = spec.parse();
+        let threaded = spec.flags.iter().any(|f| f.name == MAX_CONNECTIONS.name);
+        TcpServerOptions {
+            addr: m.socket_addr(),
+            reply: m.get("reply"),
+            framing: m.get("framing"),
+            buffer_size: m.get_in("buffer-size", 1..=MAX_BUFFER),
+            backlog: m.get_in("backlog", 1..=4096),
+            idle_timeout: Duration::from_millis(m.get_in("idle-timeout-ms", 1..=3_600_000)),
+            delay: m.millis("delay-ms", 3_600_000),
+            max_connections: if threaded {
+                m.get_in("max-connections", 1..=4096)
+            } else {
+                1
+            },
+        }
+    }
+}
+
+static CLIENT: Spec = Spec {
+    name: "tcp-client",
+    about: "connect to a TCP server, send messages and print its replies",
+    positionals: &[],
+    flags: &[
+        Flag::with_default("host", "HOST", "127.0.0.1", "the server's address or name"),
+        Flag::with_default("port", "PORT", "65432", "the server's TCP port"),
+        Flag::optional(
+            "message",
+            "TEXT",
+            "send TEXT once, print the reply, exit (else: prompt)",
+        ),
+        Flag::with_default(
+            "framing",
+            "KIND",
+            "raw",
+            "raw (send the text as is) | line (end each message with a newline); match the server",
+        ),
+        Flag::with_default(
+            "timeout-ms",
+            "MS",
+            "2000",
+            "how long to wait for the connection, and for each reply",
+        ),
+        Flag::with_default(
+            "burst",
+            "N",
+            "1",
+            "write each message N times in a row before reading (shows TCP has no message boundaries)",
+        ),
+    ],
+    examples: &[
+        "tcp-client --message 'Hello, Server!'",
+        "tcp-client                               # then type lines; 'exit' or Ctrl+D ends",
+        "tcp-client --message ping --burst 3      # three writes, how many reads?",
+        "tcp-client --message ping --burst 3 --framing line",
+    ],
+};
+
+/// Options of `tcp-client`.
+#[derive(Debug, Clone)]
+pub struct TcpClientOptions {
+    /// The server.
+    pub server: SocketAddr,
+    /// One message to send, or `None` for the interactive loop.
+    pub message: Option<String>,
+    /// Where one message ends; must match the server's `--framing`.
+    pub framing: Framing,
+    /// How long to wait for the connection, and for each reply.
+    pub timeout: Duration,
+    /// How many times each message is written, back to back.
+    pub burst: usize,
+}
+
+impl TcpClientOptions {
+    /// Parse the flags of `tcp-client`.
+    pub fn parse() -> TcpClientOptions {
+        let m = CLIENT.parse();
+        TcpClientOptions {
+            server: m.socket_addr(),
+            message: m.opt("message"),
+            framing: m.get("framing"),
+            timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),
+            burst: m.get_in("burst", 1..=1000),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_names() {
+        for name in ["raw", "line"] {
+            assert_eq!(name.parse::<Framing>().unwrap().to_string(), name);
+        }
+        assert!("lines".parse::<Framing>().is_err());
+        assert_eq!(Framing::default(), Framing::Raw);
+    }
+
+    #[test]
+    fn defaults_reach_each_other() {
+        assert_eq!(DEFAULT_ADDR, format!("{}:{DEFAULT_PORT}", super::super::DEFAULT_HOST));
+        for flags in [SERVER.flags, THREADED.flags, CLIENT.flags] {
+            let port = flags.iter().find(|f| f.name == "port").unwrap();
+            assert_eq!(port.default, Some("65432"));
+        }
+    }
+}
