@@ -48,7 +48,7 @@
 //!
 //! ## Read in this order
 //!
-//! `listen` (socket, SO_REUSEADDR, SO_BROADCAST, bind, close) → `answer_loop`
+//! `listen` (socket, SO_BROADCAST, SO_REUSEADDR, bind, close) → `answer_loop`
 //! (recv_from) → `answer` (check the request, send_to) → `discover` (socket,
 //! SO_BROADCAST, send_to) → `collect_replies` (recv_from until the deadline)
 //! → `send_error` (what EACCES means).

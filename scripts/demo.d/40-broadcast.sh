@@ -1,0 +1,60 @@
+# Part of scripts/demo.sh: the broadcast lesson.
+# Three udp-broadcast listeners share one port (SO_REUSEADDR); one discover
+# sent to 127.255.255.255 (the loopback network's broadcast address, so
+# nothing leaves this machine) finds all three; a unicast request finds one;
+# without SO_BROADCAST the kernel refuses the send (Permission denied).
+
+lesson_begin udp-broadcast "three listeners on one port, one broadcast finds them all"
+
+bc_pids=() bc_logs=()
+if start_server udp-broadcast listen --port 0 --name alpha; then
+  bc_port=$SERVER_PORT
+  bc_pids+=("$SERVER_PID") bc_logs+=("$SERVER_LOG")
+  for bc_name in beta gamma; do
+    start_server udp-broadcast listen --port "$bc_port" --name "$bc_name" || break
+    bc_pids+=("$SERVER_PID") bc_logs+=("$SERVER_LOG")
+  done
+fi
+
+if [ ${#bc_pids[@]} = 3 ]; then
+  note "all three listen on 0.0.0.0:$bc_port: SO_REUSEADDR lets them share the port"
+
+  show "udp-broadcast discover --port $bc_port --stop-after 3"
+  bc_out=$("$BIN/udp-broadcast" discover --port "$bc_port" --stop-after 3 --wait-ms 3000 2>"$WORK/bc.err")
+  bc_status=$?
+  echo "$bc_out"
+  expect_eq "one broadcast, three answers" 3 "$(printf '%s\n' "$bc_out" | grep -c " at 127.0.0.1:$bc_port$")"
+  expect_eq "discover exits 0" 0 "$bc_status"
+  for bc_name in alpha beta gamma; do
+    expect_contains "$bc_name answered" "$bc_name at 127.0.0.1:$bc_port" "$bc_out"
+  done
+  show_log "${bc_logs[0]}" 1
+
+  show "udp-broadcast discover --port $bc_port --to 127.0.0.1 --wait-ms 300   # unicast"
+  bc_out=$("$BIN/udp-broadcast" discover --port "$bc_port" --to 127.0.0.1 --wait-ms 300 2>/dev/null)
+  echo "$bc_out"
+  expect_eq "a unicast datagram reaches only one listener" 1 "$(printf '%s\n' "$bc_out" | grep -c ' at ')"
+
+  show "udp-broadcast discover --port $bc_port --without-so-broadcast"
+  "$BIN/udp-broadcast" discover --port "$bc_port" --without-so-broadcast 2>"$WORK/bc-eacces.err"
+  bc_status=$?
+  grep 'error' "$WORK/bc-eacces.err"
+  expect_eq "without SO_BROADCAST: exit code 1" 1 "$bc_status"
+  expect_contains "without SO_BROADCAST: the kernel says Permission denied" \
+    "Permission denied" "$(cat "$WORK/bc-eacces.err")"
+
+  for i in 0 1 2; do
+    stop_server "${bc_pids[$i]}" "${bc_logs[$i]}"
+  done
+
+  show "udp-broadcast discover --port $bc_port --wait-ms 200   # everyone has gone"
+  "$BIN/udp-broadcast" discover --port "$bc_port" --wait-ms 200 2>"$WORK/bc-none.err"
+  bc_status=$?
+  grep 'error' "$WORK/bc-none.err"
+  expect_eq "nobody left: exit code 1" 1 "$bc_status"
+  expect_contains "nobody left: says so" "no responders" "$(cat "$WORK/bc-none.err")"
+else
+  fail "could not start three listeners on one port"
+fi
+
+lesson_end
