@@ -16,14 +16,21 @@
 //! | group         | what it does                                              |
 //! |---------------|-----------------------------------------------------------|
 //! | `datagrams`   | 10,000 hostile datagrams to each UDP server               |
+//! | `connections` | 1,000 hostile connections to each TCP server              |
+//! | `held`        | 1,000 idle connections held against tcp-threaded-server   |
+//! | `slow`        | an idle client must not hold up the next one              |
+//! | `fds`         | out of file descriptors (`ulimit -n 64`): EMFILE survived |
 //! | `shutdown`    | SIGINT 20 times per server while clients are busy         |
 //! | `cli`         | bad command lines to every binary                         |
 
+mod broadcast;
 mod cli;
 mod process;
 mod report;
 mod rng;
 mod shutdown;
+mod tcp;
+mod tcp_servers;
 mod udp;
 mod udp_servers;
 
@@ -50,7 +57,15 @@ const LESSONS: [&str; 8] = [
 ];
 
 /// The groups, in the order they run.
-const GROUPS: [&str; 3] = ["datagrams", "shutdown", "cli"];
+const GROUPS: [&str; 7] = [
+    "datagrams",
+    "connections",
+    "held",
+    "slow",
+    "fds",
+    "shutdown",
+    "cli",
+];
 
 static SPEC: Spec = Spec {
     name: "stress",
@@ -67,7 +82,7 @@ static SPEC: Spec = Spec {
             "only",
             "GROUPS",
             "all",
-            "comma-separated groups to run: datagrams, shutdown, cli",
+            "comma-separated groups to run: datagrams, connections, held, slow, fds, shutdown, cli",
         ),
         Flag::with_default(
             "seed",
@@ -80,6 +95,18 @@ static SPEC: Spec = Spec {
             "N",
             "10000",
             "hostile datagrams per UDP server",
+        ),
+        Flag::with_default(
+            "connections",
+            "N",
+            "1000",
+            "hostile connections per TCP server",
+        ),
+        Flag::with_default(
+            "held",
+            "N",
+            "1000",
+            "idle connections held against tcp-threaded-server",
         ),
         Flag::with_default(
             "rounds",
@@ -106,6 +133,8 @@ pub struct Plan {
     pub only: Vec<String>,
     pub seed: u64,
     pub datagrams: usize,
+    pub connections: usize,
+    pub held: usize,
     pub rounds: usize,
 }
 
@@ -137,6 +166,8 @@ fn main() -> ExitCode {
         only,
         seed: m.get("seed"),
         datagrams: m.get_in("datagrams", 1..=100_000),
+        connections: m.get_in("connections", 8..=100_000),
+        held: m.get_in("held", 1..=10_000),
         rounds: m.get_in("rounds", 1..=100),
     };
     let deadline = Duration::from_secs(m.get_in("deadline-s", 1..=3600));
@@ -172,6 +203,8 @@ fn main() -> ExitCode {
     );
     let mut report = Report;
     udp_servers::run(&bins, &plan, &mut report);
+    broadcast::run_checks(&bins, &plan, &mut report);
+    tcp_servers::run(&bins, &plan, &mut report);
     if plan.wants("cli") {
         cli::run_all(&bins, &LESSONS, &mut report);
     }

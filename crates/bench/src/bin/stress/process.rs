@@ -113,14 +113,6 @@ impl Server {
         Server::launch(name, command, true)
     }
 
-    /// Start without waiting for a `listening on` line (the sending side of
-    /// a transfer, say).
-    pub fn spawn(bins: &Bins, name: &str, args: &[&str]) -> Result<Server, String> {
-        let mut command = Command::new(bins.path(name));
-        command.args(args);
-        Server::launch(name, command, false)
-    }
-
     fn launch(name: &str, mut command: Command, wait_listening: bool) -> Result<Server, String> {
         let mut child = command
             .env("RUST_LOG", "info")
@@ -245,6 +237,18 @@ impl Server {
         self.proc_status("VmHWM")
     }
 
+    /// The soft limit on open files (`Max open files` in `/proc/PID/limits`).
+    pub fn proc_limit_nofile(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/limits", self.pid()))
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("Max open files"))
+                    .and_then(|l| l.split_whitespace().nth(3).map(String::from))
+            })
+            .unwrap_or_else(|| "unknown".into())
+    }
+
     /// How many file descriptors are open now.
     pub fn open_fds(&self) -> Option<usize> {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
@@ -313,15 +317,6 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// The size of the log so far, in bytes.
-    pub fn log_len(&self) -> usize {
-        self.log
-            .bytes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
     }
 
     /// The last `n` lines of the log, joined with ` | `.

@@ -73,6 +73,20 @@ fn wait_for_room(port: u16) {
     }
 }
 
+/// Where to send to reach a server: a server bound to every interface
+/// (`0.0.0.0`, `::`) is reached on loopback, so no datagram leaves this host.
+pub fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        other => other,
+    }
+}
+
 /// A UDP socket on loopback of the same family as `server`.
 pub fn socket_for(server: SocketAddr, timeout: Duration) -> Result<UdpSocket, String> {
     let local = if server.is_ipv4() {
@@ -272,7 +286,7 @@ pub fn flood(
     seed: u64,
     fake: &dyn Fn(&mut Rng) -> Vec<u8>,
 ) -> Result<Flood, String> {
-    let addr = server.addr()?;
+    let addr = loopback(server.addr()?);
     let socket = socket_for(addr, Duration::from_millis(50))?;
     let drain = socket.try_clone().map_err(|e| format!("try_clone: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
