@@ -128,9 +128,9 @@ fn exchange(
             // server read several of our messages as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
                 warn!(
-                    "{} messages sent, {} replies read: several writes were read as one, \
-                     because TCP carries bytes, not messages (--framing line on both sides \
-                     fixes this)",
+                    "sent {} messages but read only {} replies: several writes were read as \
+                     one, because TCP carries bytes, not messages (--framing line on both \
+                     sides fixes this)",
                     options.burst,
                     count - 1
                 );
@@ -223,19 +223,27 @@ fn check_unasked(
     stream.set_nonblocking(true)?;
     let result = loop {
         match reader.fill_buf() {
-            Ok([]) => break Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok([]) => break Ok(false),
             Ok(received) => {
                 let text = String::from_utf8_lossy(received).into_owned();
                 warn!("the server sent, unasked: {}", net::preview(&text));
                 let len = received.len();
                 reader.consume(len);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(true),
             Err(e) => break Err(e),
         }
     };
     stream.set_nonblocking(false)?;
-    result.map_err(|e| io_error(options, e))
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "the server at {} has closed the connection (an idle timeout, or it stopped)",
+            options.server
+        )
+        .into()),
+        Err(e) => Err(io_error(options, e)),
+    }
 }
 
 /// Why connect() failed, in words that say what to do.

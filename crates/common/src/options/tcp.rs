@@ -265,7 +265,10 @@ mod tests {
 
     #[test]
     fn defaults_reach_each_other() {
-        assert_eq!(DEFAULT_ADDR, format!("{}:{DEFAULT_PORT}", super::super::DEFAULT_HOST));
+        assert_eq!(
+            DEFAULT_ADDR,
+            format!("{}:{DEFAULT_PORT}", super::super::DEFAULT_HOST)
+        );
         for flags in [SERVER.flags, THREADED.flags, CLIENT.flags] {
             let port = flags.iter().find(|f| f.name == "port").unwrap();
             assert_eq!(port.default, Some("65432"));

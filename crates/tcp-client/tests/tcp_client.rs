@@ -1,0 +1,368 @@
+//! tcp-client, run for real against small TCP peers made in the test, on
+//! 127.0.0.1 and ::1, port 0. (scripts/demo.sh drives it against the real
+//! tcp-server and tcp-threaded-server.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use common::testing::{run, WAIT};
+use socket2::{Domain, SockRef, Socket, Type};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
+
+/// A peer on `host` that accepts one connection and hands it to `talk`.
+/// Returns the port and what `talk` returns.
+fn peer<T: Send + 'static>(
+    host: &str,
+    talk: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (String, JoinHandle<T>) {
+    let listener = TcpListener::bind((host, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        talk(stream)
+    });
+    (port, handle)
+}
+
+/// Like the tutorial's threaded server: each read is a message, answered
+/// with `prefix` + the message, until the client closes. Returns the reads.
+fn raw_peer(host: &str, prefix: &'static str) -> (String, JoinHandle<Vec<String>>) {
+    peer(host, move |mut stream| {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            stream
+                .write_all(format!("{prefix}{text}").as_bytes())
+                .unwrap();
+            seen.push(text);
+        }
+        seen
+    })
+}
+
+/// A line-framed echo peer. Returns the lines.
+fn line_peer() -> (String, JoinHandle<Vec<String>>) {
+    peer("127.0.0.1", |stream| {
+        let mut seen = Vec::new();
+        for line in BufReader::new(&stream).lines() {
+            let Ok(line) = line else { break };
+            (&stream)
+                .write_all(format!("Echo: {line}\n").as_bytes())
+                .unwrap();
+            seen.push(line);
+        }
+        seen
+    })
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn one_shot_prints_the_reply() {
+    let (port, server) = raw_peer("127.0.0.1", "Server acknowledges: ");
+    let out = run(
+        CLIENT,
+        &["--port", &port, "--message", "Hello, Server!"],
+        "",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Server acknowledges: Hello, Server!\n");
+    // The tutorial's message, as is: no newline added in raw framing.
+    assert_eq!(server.join().unwrap(), ["Hello, Server!"]);
+}
+
+#[test]
+fn interactive_from_stdin_until_exit() {
+    let (port, server) = raw_peer("127.0.0.1", "Echo: ");
+    let out = run(
+        CLIENT,
+        &["--port", &port],
+        "first\nsecond\nEXIT\nnever sent\n",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // No prompts: stdin is a pipe, not a person.
+    assert_eq!(stdout(&out), "Echo: first\nEcho: second\n");
+    assert_eq!(server.join().unwrap(), ["first", "second"]);
+}
+
+#[test]
+fn interactive_until_end_of_input() {
+    let (port, server) = raw_peer("127.0.0.1", "Echo: ");
+    let out = run(CLIENT, &["--port", &port], "only\n", WAIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: only\n");
+    assert_eq!(server.join().unwrap(), ["only"]);
+}
+
+#[test]
+fn line_framing() {
+    let (port, server) = line_peer();
+    let out = run(
+        CLIENT,
+        &["--port", &port, "--framing", "line"],
+        "one\ntwo\n",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: one\nEcho: two\n");
+    assert_eq!(server.join().unwrap(), ["one", "two"]);
+}
+
+#[test]
+fn ipv6() {
+    let (port, server) = raw_peer("::1", "Echo: ");
+    let out = run(
+        CLIENT,
+        &["--host", "::1", "--port", &port, "--message", "six"],
+        "",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: six\n");
+    assert_eq!(server.join().unwrap(), ["six"]);
+}
+
+/// Three writes, and a server that reads only after all three arrived (as
+/// a busy server does): one read holds all three, so one reply comes back.
+/// The client says so, and exits 0: that is TCP, not an error.
+#[test]
+fn burst_in_raw_framing_can_merge() {
+    let (port, server) = peer("127.0.0.1", |mut stream| {
+        let mut all = [0u8; 12];
+        stream.read_exact(&mut all).unwrap();
+        stream.write_all(b"Echo: pingpingping").unwrap();
+        // Wait for the client to go.
+        let _ = stream.read(&mut [0u8; 16]);
+    });
+    let out = run(
+        CLIENT,
+        &[
+            "--port",
+            &port,
+            "--message",
+            "ping",
+            "--burst",
+            "3",
+            "--timeout-ms",
+            "300",
+        ],
+        "",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: pingpingping\n");
+    assert!(
+        stderr(&out).contains("sent 3 messages but read only 1 replies"),
+        "{}",
+        stderr(&out)
+    );
+    server.join().unwrap();
+}
+
+/// The same burst with line framing: three lines, three replies.
+#[test]
+fn burst_in_line_framing_keeps_boundaries() {
+    let (port, server) = line_peer();
+    let out = run(
+        CLIENT,
+        &[
+            "--port",
+            &port,
+            "--message",
+            "ping",
+            "--burst",
+            "3",
+            "--framing",
+            "line",
+        ],
+        "",
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: ping\n".repeat(3));
+    assert_eq!(server.join().unwrap(), ["ping", "ping", "ping"]);
+}
+
+/// The failures TCP reports: exit 1, one line saying what happened.
+fn expect_failure(args: &[&str], needle: &str) {
+    let out = run(CLIENT, args, "", WAIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn refused() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    expect_failure(
+        &["--port", &port, "--message", "anyone?"],
+        &format!("connection refused by 127.0.0.1:{port}"),
+    );
+}
+
+#[test]
+fn no_reply_in_time() {
+    // The kernel accepts the connection; nobody ever reads or answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    expect_failure(
+        &[
+            "--port",
+            &port,
+            "--message",
+            "hello?",
+            "--timeout-ms",
+            "200",
+        ],
+        "no reply from 127.0.0.1",
+    );
+}
+
+#[test]
+fn connect_timeout() {
+    // A listener whose queue is full (backlog 0 holds one connection, and
+    // nobody accepts): the kernel drops further handshakes, so connect()
+    // gets no answer at all.
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let _queued = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    // Fill the queue for sure: connect until one does not complete.
+    let mut fillers = Vec::new();
+    while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+        fillers.push(s);
+        assert!(fillers.len() < 64, "the queue never filled");
+    }
+    let port = addr.port().to_string();
+    expect_failure(
+        &["--port", &port, "--message", "hi", "--timeout-ms", "200"],
+        &format!("no answer from 127.0.0.1:{port} within 200ms"),
+    );
+}
+
+#[test]
+fn reset_by_the_server() {
+    let (port, server) = peer("127.0.0.1", |mut stream| {
+        let _ = stream.read(&mut [0u8; 64]);
+        // SO_LINGER 0: close() sends RST instead of FIN.
+        SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    expect_failure(
+        &["--port", &port, "--message", "hi"],
+        "reset the connection",
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn closed_without_a_reply() {
+    let (port, server) = peer("127.0.0.1", |mut stream| {
+        let _ = stream.read(&mut [0u8; 64]);
+    });
+    expect_failure(
+        &["--port", &port, "--message", "hi"],
+        "closed the connection without a reply",
+    );
+    server.join().unwrap();
+}
+
+/// A line the server sends unasked (its goodbye before closing an idle
+/// connection) is shown as such, not taken for the next reply, and the
+/// closed connection is reported.
+#[test]
+fn goodbye_line_is_not_a_reply() {
+    let (port, server) = peer("127.0.0.1", |stream| {
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        (&stream).write_all(b"Echo: first\n").unwrap();
+        (&stream)
+            .write_all(b"Error: idle for too long, closing\n")
+            .unwrap();
+    });
+    let mut child = Command::new(CLIENT)
+        .args(["--port", &port, "--framing", "line"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    // The second line is typed only after the server has said goodbye and
+    // closed.
+    server.join().unwrap();
+    stdin.write_all(b"second\n").unwrap();
+    drop(stdin);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let out = rx.recv_timeout(WAIT).expect("the client did not finish");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(stdout(&out), "Echo: first\n");
+    assert!(err.contains("unasked: \"Error: idle for too long"), "{err}");
+    assert!(err.contains("has closed the connection"), "{err}");
+}
+
+#[test]
+fn bad_flags() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--port", "abc"], "'abc' for --port"),
+        (&["--timeout-ms", "0"], "'0' for --timeout-ms"),
+        (&["--burst", "0"], "'0' for --burst"),
+        (&["--framing", "json"], "'json' for --framing"),
+        (&["--host", "no-such-host.invalid"], "no-such-host.invalid"),
+        (&["--nope"], "--nope"),
+    ];
+    for (args, named) in cases {
+        let out = run(CLIENT, args, "", WAIT);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+    let help = run(CLIENT, &["--help"], "", WAIT);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    for part in [
+        "[default: 65432]",
+        "--message TEXT",
+        "--burst N",
+        "Examples:",
+    ] {
+        assert!(text.contains(part), "--help lacks {part:?}:\n{text}");
+    }
+}

@@ -1,0 +1,163 @@
+//! tcp-threaded-server, run for real on 127.0.0.1 (and ::1), port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use common::testing::tcp_server::{
+    self as scenario, connect, expect_bytes, read_to_close, rss_kib, served_again, threads_of, BUSY,
+};
+use common::testing::Lesson;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcp-threaded-server");
+
+#[test]
+fn every_reply_mode() {
+    scenario::every_reply_mode(BIN);
+}
+
+#[test]
+fn tutorial_clients() {
+    scenario::tutorial_clients(BIN);
+}
+
+#[test]
+fn line_framing() {
+    scenario::line_framing(BIN);
+}
+
+#[test]
+fn line_too_long() {
+    scenario::line_too_long(BIN);
+}
+
+#[test]
+fn invalid_utf8() {
+    scenario::invalid_utf8(BIN);
+}
+
+#[test]
+fn hostile_peers() {
+    scenario::hostile_peers(BIN);
+}
+
+#[test]
+fn ipv6() {
+    scenario::ipv6(BIN);
+}
+
+#[test]
+fn interrupt_with_clients() {
+    scenario::interrupt_with_clients(BIN);
+}
+
+#[test]
+fn terminate_idle() {
+    scenario::terminate_idle(BIN);
+}
+
+#[test]
+fn bad_flags() {
+    scenario::bad_flags(BIN);
+    let out = common::testing::run(
+        BIN,
+        &["--max-connections", "0"],
+        "",
+        scenario::SHUTDOWN_BUDGET * 40,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'0' for --max-connections"));
+}
+
+#[test]
+fn port_in_use() {
+    scenario::port_in_use(BIN);
+}
+
+#[test]
+fn restart_on_same_port() {
+    scenario::restart_on_same_port(BIN);
+}
+
+/// Threaded means a connected client does not hold up the next one: with A
+/// connected and idle, B is answered while A is still open. Asserted by
+/// order, not by timing.
+#[test]
+fn second_client_served_at_once() {
+    let server = Lesson::start(BIN, &["--port", "0"]);
+    let mut a = connect(server.addr());
+    a.write_all(b"A").unwrap();
+    expect_bytes(&mut a, "Message received");
+    let mut b = connect(server.addr());
+    b.write_all(b"B").unwrap();
+    expect_bytes(&mut b, "Message received");
+    // A was open all along, and is still served.
+    a.write_all(b"A again").unwrap();
+    expect_bytes(&mut a, "Message received");
+    let a_name = a.local_addr().unwrap().to_string();
+    assert!(!server.stderr().contains(&format!("{a_name}: closed")));
+}
+
+/// Open `total` connections and keep them open, idle. The server accepts
+/// them in order: the first `cap` get a handler thread each, the rest get
+/// the busy line and are closed. Returns the connections that were served.
+fn fill_past_the_cap(server: &Lesson, total: usize, cap: usize) -> Vec<TcpStream> {
+    let mut open = Vec::new();
+    for i in 0..total {
+        let mut stream = connect(server.addr());
+        if i < cap {
+            open.push(stream);
+        } else {
+            // Past the cap: one line, then the server hangs up.
+            assert_eq!(read_to_close(&mut stream), BUSY, "connection {i}");
+        }
+    }
+    open
+}
+
+/// 300 clients at once against `--max-connections 256`: the 44 extra get
+/// the busy line, the 256 are all served, the thread count stays under the
+/// cap, and once the 256 leave new clients are served again.
+#[test]
+fn cap_of_256_with_300_clients() {
+    let server = Lesson::start(BIN, &["--port", "0", "--max-connections", "256"]);
+    let mut open = fill_past_the_cap(&server, 300, 256);
+    for stream in &mut open {
+        stream.write_all(b"hi").unwrap();
+        expect_bytes(stream, "Message received");
+    }
+    // main + Ctrl+C handler + one per connection.
+    assert!(threads_of(server.pid()) <= 256 + 2);
+    server.expect_stderr("server busy, try again later");
+    drop(open);
+    served_again(server.addr());
+}
+
+/// 1,000 idle connections with the default cap: the server neither falls
+/// over nor grows past 256 handler threads. Prints its memory use.
+#[test]
+fn a_thousand_idle_connections() {
+    let server = Lesson::start(BIN, &["--port", "0"]);
+    let before = rss_kib(server.pid());
+    let open = fill_past_the_cap(&server, 1000, 256);
+    let threads = threads_of(server.pid());
+    let after = rss_kib(server.pid());
+    eprintln!("1000 idle connections: {threads} threads, RSS {before} KiB before, {after} KiB with 256 served");
+    assert!(threads <= 256 + 2, "{threads} threads");
+    drop(open);
+    served_again(server.addr());
+}
+
+/// Out of file descriptors (EMFILE): accept() fails, the server logs it,
+/// backs off, and carries on; when clients leave it serves again.
+#[test]
+fn accept_errors_are_survived() {
+    // A shell lowers the limit on open files, then becomes the server.
+    let server = Lesson::start("sh", &["-c", "ulimit -n 16 && exec \"$0\" --port 0", BIN]);
+    let open: Vec<TcpStream> = (0..30).map(|_| connect(server.addr())).collect();
+    server.expect_stderr("accept failed");
+    server.expect_stderr("Too many open files");
+    drop(open);
+    served_again(server.addr());
+    assert!(!server.stderr().contains("panicked"));
+}
