@@ -37,7 +37,7 @@ fn overlong_host() -> String {
 }
 
 /// The mistakes every binary must refuse, after `prefix` (a subcommand).
-fn common_cases(prefix: &[&str], host_flag: &str, port_flag: &str) -> Vec<Case> {
+fn common_cases(prefix: &[&str], host_flag: Option<&str>, port_flag: &str) -> Vec<Case> {
     let with = |rest: &[&str], codes| {
         let mut args: Vec<&str> = prefix.to_vec();
         args.extend_from_slice(rest);
@@ -54,9 +54,12 @@ fn common_cases(prefix: &[&str], host_flag: &str, port_flag: &str) -> Vec<Case> 
         with(&[port_flag, "99999999999999999999999"], USAGE),
         with(&[port_flag, "http"], USAGE),
         with(&[port_flag], USAGE),
-        with(&[host_flag, "bad host name"], USAGE_OR_RUNTIME),
-        with(&[host_flag, &long_host], USAGE_OR_RUNTIME),
     ];
+    if let Some(host_flag) = host_flag {
+        cases.push(with(&[host_flag, "bad host name"], USAGE_OR_RUNTIME));
+        cases.push(with(&[host_flag, &long_host], USAGE_OR_RUNTIME));
+        cases.push(with(&[host_flag], USAGE));
+    }
     // An argument that is not UTF-8 at all.
     let mut args: Vec<OsString> = prefix.iter().map(OsString::from).collect();
     args.push(OsString::from_vec(vec![b'-', b'-', 0xff, 0xfe]));
@@ -79,9 +82,10 @@ const NEGATIVE_OR_ABSURD: &[&str] = &["-5", "0.5", "99999999999999999999999", "1
 
 /// The bad command lines of each binary.
 fn cases_of(binary: &str) -> Vec<Case> {
-    let mut cases = common_cases(&[], "--host", "--port");
+    let mut cases = Vec::new();
     match binary {
         "udp-server" | "udp-threaded-server" => {
+            cases.extend(common_cases(&[], Some("--host"), "--port"));
             cases.extend(values(&[], "--buffer-size", NEGATIVE_OR_ABSURD, USAGE));
             cases.extend(values(&[], "--buffer-size", &["0", "65508"], USAGE));
             cases.extend(values(&[], "--delay-ms", &["-1", "3600001"], USAGE));
@@ -91,6 +95,7 @@ fn cases_of(binary: &str) -> Vec<Case> {
             }
         }
         "udp-client" => {
+            cases.extend(common_cases(&[], Some("--host"), "--port"));
             cases.extend(values(&[], "--timeout-ms", &["-1", "0", "1e3"], USAGE));
             cases.extend(values(
                 &[],
@@ -99,7 +104,67 @@ fn cases_of(binary: &str) -> Vec<Case> {
                 USAGE,
             ));
         }
-        _ => {}
+        "tcp-server" | "tcp-threaded-server" => {
+            cases.extend(common_cases(&[], Some("--host"), "--port"));
+            cases.extend(values(&[], "--buffer-size", NEGATIVE_OR_ABSURD, USAGE));
+            cases.extend(values(&[], "--buffer-size", &["0", "65537"], USAGE));
+            cases.extend(values(&[], "--backlog", &["0", "4097", "-1"], USAGE));
+            cases.extend(values(
+                &[],
+                "--idle-timeout-ms",
+                &["0", "-1", "3600001"],
+                USAGE,
+            ));
+            cases.extend(values(&[], "--delay-ms", &["-1", "3600001"], USAGE));
+            cases.extend(values(&[], "--framing", &["lines", ""], USAGE));
+            cases.extend(values(&[], "--reply", &["loud"], USAGE));
+            if binary == "tcp-threaded-server" {
+                cases.extend(values(
+                    &[],
+                    "--max-connections",
+                    &["0", "4097", "-3"],
+                    USAGE,
+                ));
+            }
+        }
+        "tcp-client" => {
+            cases.extend(common_cases(&[], Some("--host"), "--port"));
+            cases.extend(values(&[], "--timeout-ms", &["-1", "0", "600001"], USAGE));
+            cases.extend(values(&[], "--burst", &["0", "1001", "-1"], USAGE));
+            cases.extend(values(&[], "--framing", &["lines"], USAGE));
+        }
+        "udp-broadcast" => {
+            cases.push(case(&[], USAGE)); // no command at all
+            cases.push(case(&["frobnicate"], USAGE));
+            cases.push(case(&["--bogus"], USAGE));
+            cases.extend(common_cases(&["listen"], None, "--port"));
+            let long_name = "n".repeat(65);
+            cases.extend(values(
+                &["listen"],
+                "--name",
+                &["", &long_name, "\u{1b}[31mred", "tab\there"],
+                USAGE,
+            ));
+            // discover's host is --to: an IPv4 address, never looked up.
+            // (Only loopback or invalid addresses here: a case that were
+            // wrongly accepted would really send.)
+            cases.extend(common_cases(&["discover"], Some("--to"), "--port"));
+            cases.extend(values(&["discover"], "--to", &["::1", "localhost"], USAGE));
+            cases.extend(values(&["discover"], "--port", &["0"], USAGE));
+            cases.extend(values(
+                &["discover"],
+                "--wait-ms",
+                &["0", "-1", "60001"],
+                USAGE,
+            ));
+            cases.extend(values(
+                &["discover"],
+                "--stop-after",
+                &["-1", "1001"],
+                USAGE,
+            ));
+        }
+        _ => cases.extend(common_cases(&[], Some("--host"), "--port")),
     }
     cases
 }

@@ -48,6 +48,12 @@ pub fn read_line(stream: &mut TcpStream, timeout: Duration) -> Result<String, St
             Ok(_) if byte[0] == b'\n' => break,
             Ok(_) => line.push(byte[0]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!(
+                    "no whole line within {timeout:?} (got {:?})",
+                    String::from_utf8_lossy(&line)
+                ))
+            }
             Err(e) => return Err(format!("read: {e}")),
         }
     }

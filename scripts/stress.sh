@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The stress and fault suite (docs/reliability.md): build the lessons, then
+# abuse every server on loopback: hostile datagrams and connections, held and
+# slow clients, running out of file descriptors, Ctrl+C under load, lossy
+# transfers, bad command lines. One `PASS|FAIL <server> <check>: <figures>`
+# line per check, then `N passed, N failed`; exits non-zero if any failed.
+#
+#   scripts/stress.sh                         # everything (about a minute after the build)
+#   scripts/stress.sh --only cli,shutdown     # some groups; `--help` lists them
+#
+# Uses the debug build (the one `cargo test` and scripts/demo.sh build too);
+# honours CARGO_TARGET_DIR.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+target=${CARGO_TARGET_DIR:-target}
+printf 'Building the lessons and the suite (cargo build --workspace --bins)...\n'
+cargo build --workspace --bins --quiet || exit 1
+
+# The held-connections check keeps about 1,000 sockets open at once, so the
+# suite needs more than the common default of 1024 descriptors.
+soft=$(ulimit -n)
+if [ "$soft" != unlimited ] && [ "$soft" -lt 4096 ]; then
+  hard=$(ulimit -Hn)
+  if [ "$hard" = unlimited ] || [ "$hard" -ge 4096 ]; then ulimit -n 4096; else ulimit -n "$hard"; fi
+fi
+
+# The suite has its own watchdog (--deadline-s); this outer limit is only a
+# last resort should the suite itself get stuck.
+exec timeout -k 5 240 "$target/debug/stress" --bin-dir "$target/debug" "$@"
