@@ -128,11 +128,12 @@ fn exchange(
             // server read several of our messages as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
                 warn!(
-                    "sent {} messages but read only {} replies: several writes were read as \
-                     one, because TCP carries bytes, not messages (--framing line on both \
-                     sides fixes this)",
+                    "sent {} messages but got only {} {}: several writes were read as one, \
+                     because TCP carries bytes, not messages (--framing line on both sides \
+                     fixes this)",
                     options.burst,
-                    count - 1
+                    count - 1,
+                    if count == 2 { "reply" } else { "replies" }
                 );
                 break;
             }
@@ -212,21 +213,23 @@ fn read_reply(
 }
 
 /// Before sending, look (without waiting) for bytes the server sent that we
-/// did not ask for: the rest of a reply longer than one read, or a goodbye
-/// line before it closed an idle connection. Show them rather than take them
-/// for the next reply, and stop if the server has hung up.
+/// did not ask for: the rest of a reply longer than one read, or a last line
+/// before it hung up (busy, idle timeout, shutting down). Show them rather
+/// than take them for the next reply, and stop if the server has hung up.
 fn check_unasked(
     stream: &TcpStream,
     reader: &mut BufReader<&TcpStream>,
     options: &TcpClientOptions,
 ) -> Result<(), Box<dyn Error>> {
+    let mut unasked = Vec::new();
     stream.set_nonblocking(true)?;
     let result = loop {
         match reader.fill_buf() {
             Ok([]) => break Ok(false),
             Ok(received) => {
-                let text = String::from_utf8_lossy(received).into_owned();
-                warn!("the server sent, unasked: {}", net::preview(&text));
+                // Keep the first bytes to show; throw the rest away.
+                let keep = received.len().min(MAX_BUFFER - unasked.len());
+                unasked.extend_from_slice(&received[..keep]);
                 let len = received.len();
                 reader.consume(len);
             }
@@ -235,10 +238,18 @@ fn check_unasked(
         }
     };
     stream.set_nonblocking(false)?;
+    let said = net::preview(&String::from_utf8_lossy(&unasked));
     match result {
-        Ok(true) => Ok(()),
+        Ok(true) if unasked.is_empty() => Ok(()),
+        Ok(true) => {
+            warn!("the server sent, unasked: {said}");
+            Ok(())
+        }
+        Ok(false) if unasked.is_empty() => {
+            Err(format!("the server at {} has closed the connection", options.server).into())
+        }
         Ok(false) => Err(format!(
-            "the server at {} has closed the connection (an idle timeout, or it stopped)",
+            "the server at {} has closed the connection, saying {said}",
             options.server
         )
         .into()),
