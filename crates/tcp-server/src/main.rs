@@ -169,34 +169,39 @@ fn converse(
     let mut skipping = false; // throwing away the rest of a too-long line
     let mut last_message = Instant::now();
     loop {
-        // Checked between messages only: the one in hand is finished first.
+        // Checked between reads only: a message in hand is finished first.
         if shutdown.requested() {
             hang_up(stream, peer, "server shutting down");
             return Ok("server shutting down");
         }
+        // Idle means no complete message: a client that trickles in a byte
+        // now and then, and never ends its line, is idle too.
+        if last_message.elapsed() >= options.idle_timeout {
+            hang_up(stream, peer, "idle for too long, closing");
+            return Ok("idle timeout");
+        }
         match next_message(&mut reader, &mut message, options) {
             Ok(Incoming::Message) if skipping => skipping = false, // its tail
-            Ok(Incoming::Message) => answer(stream, &message, peer, options, shutdown)?,
+            Ok(Incoming::Message) => {
+                answer(stream, &message, peer, options, shutdown)?;
+                last_message = Instant::now();
+            }
             Ok(Incoming::TooLong) if skipping => {}
             Ok(Incoming::TooLong) => {
                 warn!("{peer}: line over the {}-byte limit", options.buffer_size);
                 let error = format!("Error: Line too long (limit {} bytes)", options.buffer_size);
                 send_reply(stream, error, options, shutdown)?;
                 skipping = true;
+                last_message = Instant::now();
             }
+            // Part of a line: keep it in `message` and read on.
             Ok(Incoming::Partial) => continue,
             Ok(Incoming::Closed) => return Ok("the client hung up"),
-            Err(e) if net::is_timeout(&e) => {
-                if last_message.elapsed() >= options.idle_timeout {
-                    hang_up(stream, peer, "idle for too long, closing");
-                    return Ok("idle timeout");
-                }
-                continue;
-            }
+            // Nothing came in POLL_INTERVAL: loop to check the clocks.
+            Err(e) if net::is_timeout(&e) => continue,
             Err(e) => return Err(e),
         }
         message.clear();
-        last_message = Instant::now();
     }
 }
 

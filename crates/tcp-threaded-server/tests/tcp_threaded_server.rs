@@ -42,6 +42,11 @@ fn hostile_peers() {
 }
 
 #[test]
+fn trickle_is_idle() {
+    scenario::trickle_is_idle(BIN);
+}
+
+#[test]
 fn ipv6() {
     scenario::ipv6(BIN);
 }

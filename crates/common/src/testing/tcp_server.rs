@@ -344,6 +344,36 @@ pub fn hostile_peers(bin: &str) {
     }
 }
 
+/// Line framing: a client that trickles in a byte every 20 ms and never
+/// ends its line is idle too (no complete message), and is let go after the
+/// idle timeout even though its reads never time out.
+pub fn trickle_is_idle(bin: &str) {
+    let server = Lesson::start(
+        bin,
+        &[
+            "--port",
+            "0",
+            "--framing",
+            "line",
+            "--idle-timeout-ms",
+            "300",
+        ],
+    );
+    let mut stream = connect(server.addr());
+    let writer = stream.try_clone().unwrap();
+    let trickle = thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        // A behaviour, not a wait for readiness: one byte per 20 ms.
+        while Instant::now() < deadline && (&writer).write_all(b"t").is_ok() {
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert_eq!(read_to_close(&mut stream), IDLE);
+    drop(stream);
+    trickle.join().unwrap();
+    assert_eq!(line_request(server.addr(), "next"), "Message received\n");
+}
+
 /// The same server over IPv6 loopback.
 pub fn ipv6(bin: &str) {
     let server = Lesson::start(bin, &["--host", "::1", "--port", "0", "--reply", "ack"]);
