@@ -24,16 +24,23 @@
 //! listening on 127.0.0.1:65432
 //!
 //! terminal 2 $ cargo run -p tcp-client -- --message ping --burst 3
-//! 10:31:02.114 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:40112
-//! Echo: ping
-//! Echo: pingping
-//! 10:31:04.318 WARN  3 messages sent, 2 replies read: ...
+//! 10:00:57.596 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:60618
+//! 10:00:57.596 INFO  sent 4 bytes
+//! 10:00:57.597 INFO  sent 4 bytes
+//! 10:00:57.597 INFO  sent 4 bytes
+//! 10:00:57.697 INFO  read 18 bytes
+//! Echo: pingpingping
+//! 10:00:59.727 WARN  sent 3 messages but got only 1 reply: several writes were read as one, ...
 //! ```
+//!
+//! Restart the server with `--framing line` and add `--framing line` to the
+//! client: three `Echo: ping` lines.
 //!
 //! ## Read in this order
 //!
-//! `run` (socket, connect, close) → `exchange` (send, recv) → `send_message`
-//! (write_all) → `read_reply` (recv, framing).
+//! `run` (socket, connect, close) → `exchange` (send, recv) → `check_unasked`
+//! (what the server said on its own) → `send_message` (write_all, the
+//! tutorial's sendall) → `read_reply` (recv, framing).
 
 use std::error::Error;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
