@@ -125,6 +125,12 @@ fn exchange(
     options: &TcpClientOptions,
 ) -> Result<(), Box<dyn Error>> {
     check_unasked(stream, reader, options)?;
+    if message.is_empty() && options.framing == Framing::Raw {
+        // A UDP datagram can be empty; a TCP stream has no such thing. Zero
+        // bytes never leave, the server reads nothing and never answers.
+        warn!("an empty message is zero bytes, which TCP does not send; skipped");
+        return Ok(());
+    }
     for _ in 0..options.burst {
         send_message(stream, message, options)?;
     }

@@ -110,6 +110,18 @@ fn interactive_until_end_of_input() {
     assert_eq!(server.join().unwrap(), ["only"]);
 }
 
+/// An empty line is zero bytes in raw framing: nothing to send, so it is
+/// skipped rather than waited on.
+#[test]
+fn empty_message_in_raw_framing_is_skipped() {
+    let (port, server) = raw_peer("127.0.0.1", "Echo: ");
+    let out = run(CLIENT, &["--port", &port], "\nafter\n", WAIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Echo: after\n");
+    assert!(stderr(&out).contains("empty message is zero bytes"));
+    assert_eq!(server.join().unwrap(), ["after"]);
+}
+
 #[test]
 fn line_framing() {
     let (port, server) = line_peer();
