@@ -78,6 +78,11 @@ fn values(prefix: &[&str], name: &str, bad: &[&str], codes: &'static [i32]) -> V
         .collect()
 }
 
+/// Paths relative to where the suite runs (the repository), that do not
+/// exist.
+const MISSING_FILE: &str = "no-such-file-for-stress.bin";
+const MISSING_DIR_FILE: &str = "no-such-directory-for-stress/copy.bin";
+
 const NEGATIVE_OR_ABSURD: &[&str] = &["-5", "0.5", "99999999999999999999999", "1e9", ""];
 
 /// The bad command lines of each binary.
@@ -163,6 +168,46 @@ fn cases_of(binary: &str) -> Vec<Case> {
                 &["-1", "1001"],
                 USAGE,
             ));
+        }
+        "udp-chunked-transfer" => {
+            cases.push(case(&[], USAGE)); // no command at all
+            cases.push(case(&["frobnicate"], USAGE));
+            cases.push(case(&["send"], USAGE)); // no FILE
+            cases.push(case(&["receive"], USAGE)); // no --out
+                                                   // Missing files: nothing to send, nowhere to write.
+            cases.push(case(&["send", MISSING_FILE], USAGE_OR_RUNTIME));
+            cases.push(case(&["send", "."], USAGE_OR_RUNTIME));
+            cases.push(case(
+                &["receive", "--out", MISSING_DIR_FILE, "--port", "0"],
+                USAGE_OR_RUNTIME,
+            ));
+            let send = ["send", MISSING_FILE];
+            cases.extend(common_cases(&send, Some("--host"), "--port"));
+            cases.extend(values(&send, "--chunk-size", NEGATIVE_OR_ABSURD, USAGE));
+            cases.extend(values(&send, "--chunk-size", &["0", "65499"], USAGE));
+            cases.extend(values(&send, "--window", &["0", "16385", "-1"], USAGE));
+            cases.extend(values(&send, "--retries", &["0", "101"], USAGE));
+            cases.extend(values(&send, "--min-rto-ms", &["0", "10001"], USAGE));
+            cases.extend(values(&send, "--protocol", &["quic", ""], USAGE));
+            for flag in [
+                "--simulate-loss",
+                "--simulate-duplicate",
+                "--simulate-reorder",
+            ] {
+                cases.extend(values(&send, flag, &["1.5", "-0.1", "NaN", "ten"], USAGE));
+            }
+            cases.extend(values(&send, "--seed", &["-1", "x"], USAGE));
+            let receive = ["receive", "--out", MISSING_DIR_FILE];
+            cases.extend(common_cases(&receive, Some("--host"), "--port"));
+            cases.extend(values(
+                &receive,
+                "--max-size",
+                &["-5", "0.5K", "99999999999999999999G", "20000000000G", "K"],
+                USAGE,
+            ));
+            cases.extend(values(&receive, "--timeout-ms", &["0", "-1"], USAGE));
+            cases.extend(values(&receive, "--chunk-size", &["0", "-1"], USAGE));
+            cases.extend(values(&receive, "--simulate-loss", &["2"], USAGE));
         }
         _ => cases.extend(common_cases(&[], Some("--host"), "--port")),
     }

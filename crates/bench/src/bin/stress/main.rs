@@ -20,10 +20,12 @@
 //! | `held`        | 1,000 idle connections held against tcp-threaded-server   |
 //! | `slow`        | an idle client must not hold up the next one              |
 //! | `fds`         | out of file descriptors (`ulimit -n 64`): EMFILE survived |
+//! | `transfer`    | chunked transfers over a lossy link, and killed midway     |
 //! | `shutdown`    | SIGINT 20 times per server while clients are busy         |
 //! | `cli`         | bad command lines to every binary                         |
 
 mod broadcast;
+mod chunked;
 mod cli;
 mod process;
 mod report;
@@ -57,13 +59,14 @@ const LESSONS: [&str; 8] = [
 ];
 
 /// The groups, in the order they run.
-const GROUPS: [&str; 7] = [
+const GROUPS: [&str; 8] = [
     "datagrams",
     "connections",
     "held",
     "slow",
     "fds",
     "shutdown",
+    "transfer",
     "cli",
 ];
 
@@ -82,7 +85,8 @@ static SPEC: Spec = Spec {
             "only",
             "GROUPS",
             "all",
-            "comma-separated groups to run: datagrams, connections, held, slow, fds, shutdown, cli",
+            "comma-separated groups to run: datagrams, connections, held, slow, fds, shutdown, \
+             transfer, cli",
         ),
         Flag::with_default(
             "seed",
@@ -115,6 +119,18 @@ static SPEC: Spec = Spec {
             "SIGINT rounds per server in the shutdown group",
         ),
         Flag::with_default(
+            "transfers",
+            "N",
+            "20",
+            "lossy transfers, one seed each, in the transfer group",
+        ),
+        Flag::with_default(
+            "kills",
+            "N",
+            "12",
+            "transfers killed at a random point, in the transfer group",
+        ),
+        Flag::with_default(
             "deadline-s",
             "S",
             "170",
@@ -136,6 +152,8 @@ pub struct Plan {
     pub connections: usize,
     pub held: usize,
     pub rounds: usize,
+    pub transfers: usize,
+    pub kills: usize,
 }
 
 impl Plan {
@@ -169,6 +187,8 @@ fn main() -> ExitCode {
         connections: m.get_in("connections", 8..=100_000),
         held: m.get_in("held", 1..=10_000),
         rounds: m.get_in("rounds", 1..=100),
+        transfers: m.get_in("transfers", 1..=100),
+        kills: m.get_in("kills", 1..=100),
     };
     let deadline = Duration::from_secs(m.get_in("deadline-s", 1..=3600));
     let bin_dir = match m.opt::<PathBuf>("bin-dir") {
@@ -205,6 +225,7 @@ fn main() -> ExitCode {
     udp_servers::run(&bins, &plan, &mut report);
     broadcast::run_checks(&bins, &plan, &mut report);
     tcp_servers::run(&bins, &plan, &mut report);
+    chunked::run_checks(&bins, &plan, &mut report);
     if plan.wants("cli") {
         cli::run_all(&bins, &LESSONS, &mut report);
     }
