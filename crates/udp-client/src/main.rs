@@ -57,23 +57,26 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
     let mut buf = vec![0u8; net::RECV_BUFFER];
 
     match &options.message {
-        Some(message) => println!("{}", request(&socket, message, options, &mut buf)?),
+        Some(message) => println!("{}", request(&socket, message.as_bytes(), options, &mut buf)?),
         None => {
             let stdin = io::stdin();
             // Prompt only a person; a pipe gets no prompts in its output.
             let person = stdin.is_terminal();
-            let mut line = String::new();
+            // Bytes, not String: whatever the user types is sent as it is,
+            // even if it is not valid UTF-8 (try it: the server must cope).
+            let mut line = Vec::new();
             loop {
                 if person {
                     print!("message ('exit' quits)> ");
                     io::stdout().flush()?;
                 }
                 line.clear();
-                if stdin.lock().read_line(&mut line)? == 0 {
+                if stdin.lock().read_until(b'\n', &mut line)? == 0 {
                     break; // end of input: Ctrl+D, or the end of the pipe
                 }
-                let message = line.trim_end_matches(['\r', '\n']);
-                if message.eq_ignore_ascii_case("exit") {
+                let message = line.strip_suffix(b"\n").unwrap_or(&line);
+                let message = message.strip_suffix(b"\r").unwrap_or(message);
+                if message.eq_ignore_ascii_case(b"exit") {
                     break;
                 }
                 println!("{}", request(&socket, message, options, &mut buf)?);
@@ -89,7 +92,7 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
 /// Send `message` and return the server's reply, resending on silence.
 fn request(
     socket: &UdpSocket,
-    message: &str,
+    message: &[u8],
     options: &UdpClientOptions,
     buf: &mut [u8],
 ) -> Result<String, Box<dyn Error>> {
@@ -102,7 +105,7 @@ fn request(
             );
         }
         // send_to(): the whole message as one datagram, to the server's address.
-        let sent = socket.send_to(message.as_bytes(), options.server)?;
+        let sent = socket.send_to(message, options.server)?;
         info!("sent {sent} bytes to {}", options.server);
 
         // recv_from() with a deadline. Anything from another address is not

@@ -82,6 +82,23 @@ fn interactive_ends_at_end_of_input() {
     server.join().unwrap();
 }
 
+/// Bytes that are not UTF-8 are sent as they are, not refused.
+#[test]
+fn stdin_bytes_are_sent_as_they_are() {
+    let (port, server) = peer("127.0.0.1", "", 1);
+    let mut child = Command::new(CLIENT)
+        .args(["--port", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\xff\xfeA\r\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(server.join().unwrap(), ["\u{fffd}\u{fffd}A"]);
+}
+
 #[test]
 fn ipv6() {
     let (port, server) = peer("::1", "v6 ", 1);
