@@ -1,0 +1,21 @@
+//! The workspace's docs stay true to its code: the sequential→threaded diffs
+//! shown in docs/threading.md are regenerated and compared, and every
+//! relative link in README.md and docs/ must resolve (scripts/docs.sh).
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn threading_diffs_and_links_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/docs.sh"))
+        .arg("--check")
+        .output()
+        .expect("bash is needed to run scripts/docs.sh");
+    assert!(
+        out.status.success(),
+        "scripts/docs.sh --check failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
