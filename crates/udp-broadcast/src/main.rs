@@ -108,9 +108,7 @@ fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
         socket.set_reuse_address(true)?;
     }
     // bind(): 0.0.0.0:PORT.
-    socket
-        .bind(&addr.into())
-        .map_err(|e| net::bind_error(addr, e))?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     if !share_port_now {
         socket.set_reuse_address(true)?;
     }
@@ -273,6 +271,21 @@ fn parse_reply(datagram: &[u8]) -> Option<&str> {
     let name = text.strip_prefix(REPLY_PREFIX)?;
     check_name(name).ok()?;
     Some(name)
+}
+
+/// common's explanation of a failed bind, plus the rule of port sharing.
+fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
+    let in_use = error.kind() == io::ErrorKind::AddrInUse;
+    let explained = net::bind_error(addr, error);
+    if in_use {
+        format!(
+            "{explained}. (Listeners share a port only when every socket on it set \
+             SO_REUSEADDR before its bind, as udp-broadcast listeners do.)"
+        )
+        .into()
+    } else {
+        explained
+    }
 }
 
 /// Explain a failed send in words that say what to do.

@@ -297,6 +297,10 @@ fn port_held_without_reuseaddr_is_refused() {
         stderr.contains(&format!("0.0.0.0:{port} is already in use")),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("every socket on it set SO_REUSEADDR"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -218,7 +218,12 @@ mod tests {
     #[test]
     fn help_explains_broadcast() {
         let help = DISCOVER.help();
-        for part in ["[default: 127.255.255.255]", "limited broadcast", "brd", "IPv6"] {
+        for part in [
+            "[default: 127.255.255.255]",
+            "limited broadcast",
+            "brd",
+            "IPv6",
+        ] {
             assert!(help.contains(part), "{part}:\n{help}");
         }
         assert!(LISTEN.help().contains("[default: 6550]"));
