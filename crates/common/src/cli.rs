@@ -93,9 +93,15 @@ pub struct Spec {
 impl Spec {
     /// The text `--help` prints.
     pub fn help(&self) -> String {
+        self.help_as(self.name)
+    }
+
+    /// The help text, with the command shown as `shown` (for a subcommand:
+    /// `udp-broadcast discover` rather than `discover`).
+    fn help_as(&self, shown: &str) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{} - {}\n", self.name, self.about);
-        let _ = write!(out, "Usage: {} [OPTIONS]", self.name);
+        let _ = writeln!(out, "{shown} - {}\n", self.about);
+        let _ = write!(out, "Usage: {shown} [OPTIONS]");
         for p in self.positionals {
             let _ = write!(out, " {p}");
         }
@@ -138,10 +144,18 @@ impl Spec {
     /// Like [`Spec::parse`], for arguments that do not come from the process
     /// (after a subcommand, say).
     pub fn parse_from(&'static self, args: impl IntoIterator<Item = OsString>) -> Matches {
+        self.parse_shown_as(self.name, args)
+    }
+
+    fn parse_shown_as(
+        &'static self,
+        shown: &str,
+        args: impl IntoIterator<Item = OsString>,
+    ) -> Matches {
         match self.try_parse(args) {
             Ok(Some(m)) => m,
             Ok(None) => {
-                print!("{}", self.help());
+                print!("{}", self.help_as(shown));
                 process::exit(0);
             }
             Err(message) => usage_error(&message),
@@ -345,7 +359,7 @@ pub fn parse_subcommand(
             process::exit(0)
         }
         Some(word) => match subcommands.iter().find(|s| s.name == word) {
-            Some(spec) => (spec, spec.parse_from(args)),
+            Some(spec) => (spec, spec.parse_shown_as(&format!("{name} {word}"), args)),
             None => usage_error(&format!(
                 "unknown command '{word}': expected one of {}",
                 names(subcommands)

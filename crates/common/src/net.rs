@@ -55,6 +55,9 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Explain a failed `bind` in words that say what to do next.
 pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     let hint = match error.kind() {
+        io::ErrorKind::AddrInUse if addr.port() == 0 => {
+            format!("no free port for {addr}: the kernel's range of ephemeral ports is used up")
+        }
         io::ErrorKind::AddrInUse => format!(
             "address {addr} is already in use: another program (perhaps another copy of this \
              server) has it. Stop that program, or pass --port 0 to get any free port"
