@@ -1,0 +1,184 @@
+//! Ctrl+C latency: start a server, wait for its `listening on` line, send
+//! SIGINT, and time until the process has exited (waitpid returned).
+//!
+//! The servers notice a shutdown only when a blocked call gives up, every
+//! `POLL_INTERVAL` (100 ms), so the latency depends on where in that interval
+//! the signal lands. The tries wait a different time before the signal,
+//! spread evenly over `pause_max`, so they sample the whole interval.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::send_signal;
+
+/// How long a server may take to print `listening on`, and to exit after
+/// SIGINT before it is killed and counted as a failure.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// How often to check whether the server has exited.
+const POLL: Duration = Duration::from_micros(200);
+
+/// What to start and how often.
+#[derive(Debug, Clone)]
+pub struct CtrlcRun {
+    pub bin: PathBuf,
+    pub args: Vec<String>,
+    pub tries: usize,
+    /// The pauses before the signal are spread over 0..pause_max.
+    pub pause_max: Duration,
+    /// The server's `RUST_LOG`.
+    pub log_level: String,
+    /// A line the server must log on the way out (empty: no check).
+    pub expect_log: String,
+}
+
+/// Median, maximum and failures over all tries.
+#[derive(Debug)]
+pub struct CtrlcReport {
+    pub tries: usize,
+    /// Tries that did not exit 0, did not log `expect_log`, or took longer
+    /// than [`PATIENCE`].
+    pub failures: usize,
+    /// Milliseconds from SIGINT to exit, sorted.
+    pub times_ms: Vec<f64>,
+}
+
+impl std::fmt::Display for CtrlcReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.times_ms.len();
+        let median = match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => self.times_ms.get(n / 2).copied().unwrap_or(0.0),
+            _ => {
+                let a = self.times_ms.get(n / 2 - 1).copied().unwrap_or(0.0);
+                let b = self.times_ms.get(n / 2).copied().unwrap_or(0.0);
+                (a + b) / 2.0
+            }
+        };
+        let min = self.times_ms.first().copied().unwrap_or(0.0);
+        let max = self.times_ms.last().copied().unwrap_or(0.0);
+        write!(
+            f,
+            "ctrlc tries={} failures={} min_ms={min:.1} median_ms={median:.1} max_ms={max:.1}",
+            self.tries, self.failures
+        )
+    }
+}
+
+/// Run every try, one after the other.
+pub fn run(plan: &CtrlcRun) -> CtrlcReport {
+    let mut times_ms = Vec::with_capacity(plan.tries);
+    let mut failures = 0;
+    for i in 0..plan.tries {
+        // 0, 7, 14, ... (mod tries): every slot of the interval once, in a
+        // scrambled order.
+        let slot = (i * 7) % plan.tries.max(1);
+        let pause = plan
+            .pause_max
+            .mul_f64(slot as f64 / plan.tries.max(1) as f64);
+        match one_try(plan, pause) {
+            Ok((elapsed, true)) => times_ms.push(elapsed.as_secs_f64() * 1000.0),
+            Ok((elapsed, false)) => {
+                times_ms.push(elapsed.as_secs_f64() * 1000.0);
+                failures += 1;
+            }
+            Err(e) => {
+                log::warn!("try {i}: {e}");
+                failures += 1;
+            }
+        }
+    }
+    times_ms.sort_by(|a, b| a.total_cmp(b));
+    CtrlcReport {
+        tries: plan.tries,
+        failures,
+        times_ms,
+    }
+}
+
+/// One start, pause, SIGINT, exit. `Ok((time, clean))`: `clean` is exit
+/// code 0 and the expected log line.
+fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String> {
+    let mut child = Command::new(&plan.bin)
+        .args(&plan.args)
+        .env("RUST_LOG", &plan.log_level)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", plan.bin.display()))?;
+    let pid = child.id();
+
+    // Drain both pipes in the background, so the server never blocks on a
+    // full pipe; pass the first stdout line on.
+    let (line_tx, line_rx) = mpsc::channel();
+    let stdout = child.stdout.take();
+    let out_reader = thread::spawn(move || {
+        let Some(out) = stdout else { return };
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = line_tx.send(line);
+        }
+    });
+    let stderr = child.stderr.take();
+    let err_reader = thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut err) = stderr {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    });
+
+    let started = match line_rx.recv_timeout(PATIENCE) {
+        Ok(line) if line.starts_with("listening on ") => Ok(()),
+        Ok(line) => Err(format!("unexpected first line {line:?}")),
+        Err(_) => Err("no `listening on` line".to_string()),
+    };
+    let outcome = started.and_then(|()| {
+        thread::sleep(pause);
+        let sent = Instant::now();
+        send_signal(pid, libc::SIGINT).map_err(|e| format!("kill: {e}"))?;
+        // waitpid(WNOHANG) every POLL: adds at most that much to the time.
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok((sent.elapsed(), status.success())),
+                Ok(None) if sent.elapsed() > PATIENCE => {
+                    return Err(format!("still running {PATIENCE:?} after SIGINT"))
+                }
+                Ok(None) => thread::sleep(POLL),
+                Err(e) => return Err(format!("waitpid: {e}")),
+            }
+        }
+    });
+    if outcome.is_err() {
+        // Leave no process behind. `Child::kill` does nothing to a child
+        // that was already reaped, so it cannot hit a recycled pid.
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let _ = out_reader.join();
+    let log = err_reader.join().unwrap_or_default();
+    let (elapsed, exited_ok) = outcome?;
+    let logged = plan.expect_log.is_empty() || log.contains(&plan.expect_log);
+    if !exited_ok || !logged {
+        log::warn!(
+            "{}: exit ok {exited_ok}, logged {:?} {logged}; last log lines:\n{}",
+            plan.bin.display(),
+            plan.expect_log,
+            last_lines(&log, 5)
+        );
+    }
+    Ok((elapsed, exited_ok && logged))
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .get(lines.len().saturating_sub(n)..)
+        .unwrap_or_default()
+        .join("\n")
+}
