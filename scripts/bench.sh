@@ -24,7 +24,7 @@ DELAY_SLICE_MS=$((SLICE_MS * 2))
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 REL=$CARGO_TARGET_DIR/release
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/socket-bench.XXXXXX")
+WORK=$(mktemp -d -t socket-bench.XXXXXX)
 SERVERS=()
 ROWS=()
 
@@ -48,7 +48,7 @@ progress "fetching dependencies (cargo fetch)..."
 cargo fetch --quiet || exit 1
 
 progress "timing a clean debug build (cargo build --workspace, fresh target dir)..."
-clean_dir=$(mktemp -d "${TMPDIR:-/tmp}/socket-bench-build.XXXXXX")
+clean_dir=$(mktemp -d -t socket-bench-build.XXXXXX)
 t=$(now_ms)
 CARGO_TARGET_DIR=$clean_dir cargo build --workspace --quiet || exit 1
 CLEAN_BUILD_MS=$(($(now_ms) - t))
