@@ -142,7 +142,7 @@ fn main() -> ExitCode {
         "load generator for scripts/bench.sh (loopback only)",
         &[&UDP, &TCP, &CTRLC],
     );
-    env_logger_lite();
+    init_logging();
     match spec.name {
         "udp" => {
             let load = load(&m);
@@ -200,7 +200,7 @@ fn load(m: &Matches) -> Load {
 
 /// Warnings (a server that failed to exit, say) go to stderr through the
 /// same logger as the lessons, at `warn` unless RUST_LOG says otherwise.
-fn env_logger_lite() {
+fn init_logging() {
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "warn");
     }
