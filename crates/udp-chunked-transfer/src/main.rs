@@ -237,9 +237,19 @@ fn chunk_len(size: u64, chunk: usize, index: u32) -> usize {
     size.saturating_sub(start).min(chunk as u64) as usize
 }
 
-/// Text from the network, made safe to print.
+/// A message from the network (at most 200 bytes), made safe to print:
+/// control characters are escaped, so the peer cannot drive our terminal.
 fn text(bytes: &[u8]) -> String {
-    net::preview(&String::from_utf8_lossy(bytes))
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -987,11 +997,6 @@ fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         drop(socket);
         return Ok(());
     };
-    info!(
-        "{peer} sends {} bytes in {} chunks of {} bytes (transfer {:08x}, window {window})",
-        hello.size, hello.count, hello.chunk_size, hello.id
-    );
-
     let mut counters = Counters::default();
     let started = Instant::now();
     let outcome = PartFile::create(&options.out)
@@ -1172,6 +1177,10 @@ fn receive_chunks(
     let chunk = hello.chunk_size as usize;
     let accept = wire::accept(id, window);
     transmit(socket, &accept, peer, sim)?;
+    info!(
+        "{peer} sends {} bytes in {} chunks of {chunk} bytes (transfer {id:08x}, window {window})",
+        hello.size, hello.count
+    );
 
     let mut rw = RecvWindow::new(hello.count, window);
     let mut chain = crc::InOrder::new(chunk);
@@ -1590,10 +1599,12 @@ fn receive_tcp_file(
         let want = (size - got).min(TCP_BLOCK as u64) as usize;
         // recv(): whatever has arrived, up to `want` bytes.
         match stream.read(&mut block[..want]) {
-            Ok(0) => return Err(format!(
+            Ok(0) => {
+                return Err(format!(
                 "{peer} closed the connection after {got} of {size} bytes: {out} was not written"
             )
-            .into()),
+                .into())
+            }
             Ok(n) => {
                 part.write_at(got, &block[..n])?;
                 crc.update(&block[..n]);
@@ -1650,6 +1661,13 @@ mod tests {
         assert_eq!(chunk_len(2500, 1000, 0), 1000);
         assert_eq!(chunk_len(2500, 1000, 2), 500);
         assert_eq!(chunk_len(2500, 1000, 3), 0);
+    }
+
+    #[test]
+    fn peer_text_is_escaped_not_cut() {
+        assert_eq!(text(b"too big\n\x1b[2J"), "too big\\n\\u{1b}[2J");
+        assert_eq!(text(&[b'a'; 150]).len(), 150);
+        assert_eq!(text(&[0xff, b'x']), "\u{fffd}x");
     }
 
     #[test]
