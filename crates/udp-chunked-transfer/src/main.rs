@@ -64,6 +64,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -132,14 +133,46 @@ fn send(options: &SendOptions) -> Result {
 /// Run the receiver of the chosen protocol; say `server closed` however it
 /// ends.
 fn receive(options: &ReceiveOptions) -> Result {
+    check_destination(&options.out)?;
     let shutdown = Shutdown::install()?;
     let result = match options.protocol {
         Transfer::Basic => receive_basic(options, &shutdown),
         Transfer::Reliable => receive_reliable(options, &shutdown),
         Transfer::Tcp => receive_tcp(options, &shutdown),
     };
+    // Ctrl+C is a graceful stop, like every server's, even in the middle of
+    // a transfer: the sender has been told, the partial file is gone, and
+    // the exit code is 0. The log says what was lost.
+    let result = match result {
+        Err(e) if shutdown.requested() => {
+            warn!("{e}");
+            Ok(())
+        }
+        other => other,
+    };
     info!("server closed");
     result
+}
+
+/// Refuse at once, before listening, an `--out` that could never be
+/// written, rather than fail when the first sender arrives.
+fn check_destination(out: &Path) -> Result {
+    if out.file_name().is_none() || out.is_dir() {
+        return Err(format!("--out {} must name a file, not a directory", out.display()).into());
+    }
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: there is no directory {}",
+            out.display(),
+            dir.display()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -374,7 +407,7 @@ fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     while received.total() < u64::from(count) {
         if shutdown.requested() {
             return Err(format!(
-                "interrupted after {} of {count} chunks: {out} was not written",
+                "interrupted (Ctrl+C) after {} of {count} chunks: {out} was not written",
                 received.total()
             )
             .into());
@@ -1587,7 +1620,7 @@ fn receive_tcp_file(
     let mut last = Instant::now();
     while got < size {
         if shutdown.requested() {
-            return Err(format!("interrupted: {out} was not written").into());
+            return Err(format!("interrupted (Ctrl+C): {out} was not written").into());
         }
         if last.elapsed() >= patience {
             return Err(format!(
