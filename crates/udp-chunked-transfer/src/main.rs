@@ -548,48 +548,73 @@ struct Counters {
     ignored: u64,
 }
 
-/// Tell the other side why we stop. Sent straight, not through the
-/// simulator, so a simulated loss never hides the reason.
-fn tell(socket: &UdpSocket, to: SocketAddr, id: u32, stop: &Stop) {
-    if let Stop::Here(code, message) = stop {
-        let mut out = Vec::new();
-        wire::error(&mut out, id, *code, message);
-        if let Err(e) = socket.send_to(&out, to) {
-            debug!("could not send ERROR to {to}: {e}");
+/// One side of one reliable transfer: the socket, the other side's
+/// address, the transfer id, and what the steps below share.
+struct Link<'a> {
+    socket: UdpSocket,
+    peer: SocketAddr,
+    id: u32,
+    sim: Simulator,
+    counters: Counters,
+    /// Big enough for any datagram.
+    buf: Vec<u8>,
+    shutdown: &'a Shutdown,
+}
+
+impl Link<'_> {
+    /// send_to() the peer, through the simulator.
+    fn send(&mut self, datagram: &[u8]) -> io::Result<Fate> {
+        transmit(&self.socket, datagram, self.peer, &mut self.sim)
+    }
+
+    /// Tell the peer why we stop. Sent straight, not through the simulator,
+    /// so that a simulated loss never hides the reason.
+    fn tell(&self, stop: &Stop) {
+        if let Stop::Here(code, message) = stop {
+            let mut out = Vec::new();
+            wire::error(&mut out, self.id, *code, message);
+            if let Err(e) = self.socket.send_to(&out, self.peer) {
+                debug!("could not send ERROR to {}: {e}", self.peer);
+            }
+        }
+    }
+
+    /// Wait until `deadline` for a datagram from the peer, into `buf`; its
+    /// length, or `None` at the deadline. Datagrams from any other address
+    /// are ignored.
+    fn recv_until(&mut self, deadline: Instant) -> std::result::Result<Option<usize>, Stop> {
+        loop {
+            if self.shutdown.requested() {
+                return Err(Stop::Here(
+                    ErrorCode::Interrupted,
+                    "interrupted (Ctrl+C)".into(),
+                ));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let wait = left.clamp(Duration::from_millis(1), net::POLL_INTERVAL);
+            self.socket.set_read_timeout(Some(wait))?;
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((len, from)) if from == self.peer => return Ok(Some(len)),
+                Ok((_, from)) => {
+                    self.counters.ignored += 1;
+                    debug!("{from}: not the receiver: ignored");
+                }
+                Err(e) if net::is_timeout(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 }
 
-/// Wait for a datagram from `from` until `deadline`. Datagrams from any
-/// other address are ignored; Ctrl+C ends the wait with an error.
-fn recv_until(
-    socket: &UdpSocket,
-    from: SocketAddr,
-    buf: &mut [u8],
-    deadline: Instant,
-    shutdown: &Shutdown,
-) -> std::result::Result<Option<usize>, Stop> {
-    loop {
-        if shutdown.requested() {
-            return Err(Stop::Here(
-                ErrorCode::Interrupted,
-                "the sender was interrupted (Ctrl+C)".into(),
-            ));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        socket.set_read_timeout(Some(
-            left.clamp(Duration::from_millis(1), net::POLL_INTERVAL),
-        ))?;
-        match socket.recv_from(buf) {
-            Ok((len, addr)) if addr == from => return Ok(Some(len)),
-            Ok((_, addr)) => debug!("{addr}: not the receiver: ignored"),
-            Err(e) if net::is_timeout(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+/// The file being sent, through two handles: one reads new chunks in order,
+/// the other reads old ones again to resend them. One datagram buffer.
+struct Source {
+    fresh: File,
+    again: File,
+    datagram: Vec<u8>,
 }
 
 /// The reliable sender: handshake, windowed data with retransmission, FIN.
@@ -597,12 +622,6 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
     let chunk = options.chunk_size;
     let count = chunk_count(size, chunk)?;
     let to = options.receiver;
-    // socket(); the kernel binds it to a free port at the first send_to.
-    let socket = UdpSocket::from(udp_socket(to)?);
-    let mut sim = Simulator::new(options.simulation);
-    let mut rtt = Rtt::new(options.min_rto);
-    let mut counters = Counters::default();
-    let mut buf = vec![0u8; net::RECV_BUFFER];
     let hello = Hello {
         id: sim::random_id(),
         size,
@@ -610,13 +629,21 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
         count,
         window: options.window,
     };
+    // socket(); the kernel binds it to a free port at the first send_to.
+    let mut link = Link {
+        socket: UdpSocket::from(udp_socket(to)?),
+        peer: to,
+        id: hello.id,
+        sim: Simulator::new(options.simulation),
+        counters: Counters::default(),
+        buf: vec![0u8; net::RECV_BUFFER],
+        shutdown,
+    };
+    let mut rtt = Rtt::new(options.min_rto);
     let start = Instant::now();
 
-    let window = handshake(
-        &socket, to, &hello, &mut sim, &mut rtt, options, shutdown, &mut buf,
-    )
-    .map_err(|e| {
-        tell(&socket, to, hello.id, &e);
+    let window = handshake(&mut link, &mut rtt, &hello, options.retries).map_err(|e| {
+        link.tell(&e);
         e
     })?;
     info!(
@@ -627,45 +654,21 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
         rtt.srtt().unwrap_or_default()
     );
 
-    // A second handle on the file, to read chunks again for resending while
-    // the first reads new chunks in order.
-    let mut files = (file.try_clone()?, File::open(&options.file)?);
-    let result = send_window(
-        &socket,
-        to,
-        &hello,
-        window,
-        &mut files,
-        &mut sim,
-        &mut rtt,
-        options,
-        shutdown,
-        &mut buf,
-        &mut counters,
-    )
-    .and_then(|crc| {
-        finish_transfer(
-            &socket,
-            to,
-            hello.id,
-            crc,
-            &mut sim,
-            &mut rtt,
-            options,
-            shutdown,
-            &mut buf,
-            &mut counters,
-        )?;
-        Ok(crc)
-    });
-    let crc = result.map_err(|e| {
-        tell(&socket, to, hello.id, &e);
-        e
-    })?;
+    let mut source = Source {
+        fresh: file.try_clone()?,
+        again: File::open(&options.file)?,
+        datagram: vec![0u8; RELIABLE_HEADER + chunk],
+    };
+    let crc = send_window(&mut link, &mut rtt, &hello, window, &mut source, options)
+        .and_then(|crc| finish_transfer(&mut link, &mut rtt, crc, options.retries))
+        .map_err(|e| {
+            link.tell(&e);
+            e
+        })?;
 
     // close()
-    drop(socket);
-    if let Some(report) = sim.report() {
+    drop(link.socket);
+    if let Some(report) = link.sim.report() {
         info!("{report}");
     }
     println!(
@@ -675,8 +678,8 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
             file: options.file.display().to_string(),
             bytes: size,
             chunks: u64::from(count),
-            retransmissions: Some(counters.retransmissions),
-            duplicates: Some(counters.duplicates),
+            retransmissions: Some(link.counters.retransmissions),
+            duplicates: Some(link.counters.duplicates),
             elapsed: start.elapsed(),
             crc,
         }
@@ -685,28 +688,24 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
 }
 
 /// HELLO until ACCEPT (or ERROR). Returns the window the receiver granted.
-#[allow(clippy::too_many_arguments)]
 fn handshake(
-    socket: &UdpSocket,
-    to: SocketAddr,
-    hello: &Hello,
-    sim: &mut Simulator,
+    link: &mut Link,
     rtt: &mut Rtt,
-    options: &SendOptions,
-    shutdown: &Shutdown,
-    buf: &mut [u8],
+    hello: &Hello,
+    retries: u32,
 ) -> std::result::Result<u32, Stop> {
     let datagram = wire::hello(hello);
-    for attempt in 0..=options.retries {
+    for attempt in 0..=retries {
         if attempt > 0 {
+            link.counters.retransmissions += 1;
             debug!("no ACCEPT within {:?}: HELLO again", rtt.rto());
         }
         let sent_at = Instant::now();
-        transmit(socket, &datagram, to, sim)?;
-        release_held(socket, sim)?;
+        link.send(&datagram)?;
+        release_held(&link.socket, &mut link.sim)?;
         let deadline = sent_at + rtt.rto();
-        while let Some(len) = recv_until(socket, to, buf, deadline, shutdown)? {
-            match wire::decode(&buf[..len]) {
+        while let Some(len) = link.recv_until(deadline)? {
+            match wire::decode(&link.buf[..len]) {
                 Ok(Packet::Accept { id, window }) if id == hello.id => {
                     if window == 0 || window > hello.window {
                         debug!("ACCEPT with window {window}: ignored");
@@ -731,39 +730,32 @@ fn handshake(
     Err(Stop::Here(
         ErrorCode::GaveUp,
         format!(
-            "no answer from {to} to {} HELLOs: is `udp-chunked-transfer receive` running there, \
+            "no answer from {} to {} HELLOs: is `udp-chunked-transfer receive` running there, \
              with --protocol reliable?",
-            options.retries + 1
+            link.peer,
+            retries + 1
         ),
     ))
 }
 
-/// The data phase: keep the window full, read ACKs, resend what is lost.
+/// The data phase: keep the window full, take in ACKs, resend what is lost.
 /// Returns the file's CRC-32 once every chunk is acknowledged.
-#[allow(clippy::too_many_arguments)]
 fn send_window(
-    socket: &UdpSocket,
-    to: SocketAddr,
+    link: &mut Link,
+    rtt: &mut Rtt,
     hello: &Hello,
     window: u32,
-    files: &mut (File, File),
-    sim: &mut Simulator,
-    rtt: &mut Rtt,
+    source: &mut Source,
     options: &SendOptions,
-    shutdown: &Shutdown,
-    buf: &mut [u8],
-    counters: &mut Counters,
 ) -> std::result::Result<u32, Stop> {
-    let id = hello.id;
     let mut win = SendWindow::new(hello.size, options.chunk_size, hello.count, window);
-    let mut datagram = vec![0u8; RELIABLE_HEADER + options.chunk_size];
     let mut crc = Crc32::new();
     let mut progress = Progress::new(hello.size);
     // Non-blocking: recv_from returns WouldBlock at once when no ACK is
     // waiting, so the sender can look for ACKs between chunks for free.
-    socket.set_nonblocking(true)?;
+    link.socket.set_nonblocking(true)?;
     loop {
-        if shutdown.requested() {
+        if link.shutdown.requested() {
             return Err(Stop::Here(
                 ErrorCode::Interrupted,
                 "the sender was interrupted (Ctrl+C)".into(),
@@ -771,37 +763,19 @@ fn send_window(
         }
         // 1. Resend what is known to be lost, before anything new.
         while let Some(index) = win.pop_lost() {
-            let why = "later chunks overtook it";
             resend(
-                socket,
-                to,
-                id,
+                link,
                 &mut win,
                 index,
-                why,
-                files,
-                &mut datagram,
-                sim,
-                options,
-                counters,
+                "later chunks overtook it",
+                source,
+                options.retries,
             )?;
         }
         // 2. The retransmission timer: no news for a whole RTO.
         if let Some(index) = win.expired(Instant::now(), rtt.rto()) {
             let why = format!("no news for {:?}", rtt.rto());
-            resend(
-                socket,
-                to,
-                id,
-                &mut win,
-                index,
-                &why,
-                files,
-                &mut datagram,
-                sim,
-                options,
-                counters,
-            )?;
+            resend(link, &mut win, index, &why, source, options.retries)?;
             rtt.backoff();
         }
         // 3. New chunks while the window has room, a few at a time, read
@@ -812,26 +786,26 @@ fn send_window(
             }
             let index = win.take_new();
             let len = RELIABLE_HEADER + win.chunk_len(index);
-            wire::data_header(&mut datagram, id, index);
-            let data = &mut datagram[RELIABLE_HEADER..len];
-            files.0.read_exact(data)?;
-            crc.update(data);
-            transmit(socket, &datagram[..len], to, sim)?;
+            let datagram = &mut source.datagram[..len];
+            wire::data_header(datagram, link.id, index);
+            source.fresh.read_exact(&mut datagram[RELIABLE_HEADER..])?;
+            crc.update(&datagram[RELIABLE_HEADER..]);
+            transmit(&link.socket, datagram, link.peer, &mut link.sim)?;
             win.record_send(index, Instant::now());
         }
         if win.finished() {
             progress.finish();
-            socket.set_nonblocking(false)?;
+            link.socket.set_nonblocking(false)?;
             return Ok(crc.value());
         }
         // 4. Take in every ACK that is waiting: the sooner a loss is known,
         //    the sooner the chunk goes out again.
         let mut heard = false;
         loop {
-            match socket.recv_from(buf) {
+            match link.socket.recv_from(&mut link.buf) {
                 Ok((len, from)) => {
                     heard = true;
-                    take_ack(&buf[..len], from, to, id, &mut win, rtt, counters)?;
+                    take_ack(link, len, from, &mut win, rtt)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e.into()),
@@ -843,159 +817,135 @@ fn send_window(
         }
         // 5. The window is full and nothing came: wait for an ACK, but not
         //    past the retransmission timer.
-        release_held(socket, sim)?;
+        release_held(&link.socket, &mut link.sim)?;
         let now = Instant::now();
         let wait = win
             .deadline(rtt.rto())
             .map_or(net::POLL_INTERVAL, |d| d.saturating_duration_since(now))
             .clamp(Duration::from_millis(1), net::POLL_INTERVAL);
-        socket.set_nonblocking(false)?;
-        socket.set_read_timeout(Some(wait))?;
-        let received = socket.recv_from(buf);
-        socket.set_nonblocking(true)?;
+        link.socket.set_nonblocking(false)?;
+        link.socket.set_read_timeout(Some(wait))?;
+        let received = link.socket.recv_from(&mut link.buf);
+        link.socket.set_nonblocking(true)?;
         match received {
-            Ok((len, from)) => take_ack(&buf[..len], from, to, id, &mut win, rtt, counters)?,
+            Ok((len, from)) => take_ack(link, len, from, &mut win, rtt)?,
             Err(e) if net::is_timeout(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// One datagram that came back to the sender: an ACK is taken in, an ERROR
-/// ends the transfer, anything else is ignored.
+/// One datagram (`len` bytes in `link.buf`) that came back to the sender:
+/// an ACK is taken in, an ERROR ends the transfer, anything else is ignored.
 fn take_ack(
-    datagram: &[u8],
+    link: &mut Link,
+    len: usize,
     from: SocketAddr,
-    to: SocketAddr,
-    id: u32,
     win: &mut SendWindow,
     rtt: &mut Rtt,
-    counters: &mut Counters,
 ) -> std::result::Result<(), Stop> {
-    if from != to {
-        counters.ignored += 1;
+    if from != link.peer {
+        link.counters.ignored += 1;
         debug!("{from}: not the receiver: ignored");
         return Ok(());
     }
-    match wire::decode(datagram) {
+    match wire::decode(&link.buf[..len]) {
         Ok(Packet::Ack {
-            id: ack_id,
+            id,
             cumulative,
             selective,
-        }) if ack_id == id => {
+        }) if id == link.id => {
             let outcome = win.on_ack(cumulative, selective, Instant::now());
             if outcome.bogus {
-                counters.ignored += 1;
+                link.counters.ignored += 1;
                 debug!("an ACK for chunks never sent: ignored");
             } else if outcome.newly == 0 {
                 // A duplicate ACK. Resending because of it is the Sorcerer's
                 // Apprentice bug (RFC 1123 4.2.3.1): we only count it.
-                counters.duplicates += 1;
+                link.counters.duplicates += 1;
             }
             if let Some(sample) = outcome.rtt {
                 rtt.sample(sample);
             }
         }
-        Ok(Packet::Error {
-            id: err_id,
-            message,
-            ..
-        }) if err_id == id => {
+        Ok(Packet::Error { id, message, .. }) if id == link.id => {
             return Err(Stop::There(format!(
                 "the receiver stopped the transfer: {}",
                 text(message)
             )));
         }
         other => {
-            counters.ignored += 1;
+            link.counters.ignored += 1;
             debug!("while sending: {other:?}: ignored");
         }
     }
     Ok(())
 }
 
-/// Send chunk `index` again, unless it has used up its retries. The chunk
-/// is read again from the file, through the second handle (`files.1`), so
-/// that the first one stays where the next new chunk starts.
-#[allow(clippy::too_many_arguments)]
+/// Send chunk `index` again, read afresh from the file, unless it has used
+/// up its retries.
 fn resend(
-    socket: &UdpSocket,
-    to: SocketAddr,
-    id: u32,
+    link: &mut Link,
     win: &mut SendWindow,
     index: u32,
     why: &str,
-    files: &mut (File, File),
-    datagram: &mut [u8],
-    sim: &mut Simulator,
-    options: &SendOptions,
-    counters: &mut Counters,
+    source: &mut Source,
+    retries: u32,
 ) -> std::result::Result<(), Stop> {
     let tries = win.tries(index);
-    if tries > options.retries {
+    if tries > retries {
         return Err(Stop::Here(
             ErrorCode::GaveUp,
             format!(
                 "chunk {index} was sent {tries} times and never acknowledged: the receiver is \
-                 gone or the path loses too much (--retries {}); giving up",
-                options.retries
+                 gone or the path loses too much (--retries {retries}); giving up"
             ),
         ));
     }
     debug!("resending chunk {index} (try {}): {why}", tries + 1);
     let len = RELIABLE_HEADER + win.chunk_len(index);
-    wire::data_header(datagram, id, index);
-    files.1.seek(SeekFrom::Start(win.offset(index)))?;
-    files.1.read_exact(&mut datagram[RELIABLE_HEADER..len])?;
-    transmit(socket, &datagram[..len], to, sim)?;
+    let datagram = &mut source.datagram[..len];
+    wire::data_header(datagram, link.id, index);
+    source.again.seek(SeekFrom::Start(win.offset(index)))?;
+    source.again.read_exact(&mut datagram[RELIABLE_HEADER..])?;
+    transmit(&link.socket, datagram, link.peer, &mut link.sim)?;
     win.record_send(index, Instant::now());
-    counters.retransmissions += 1;
+    link.counters.retransmissions += 1;
     Ok(())
 }
 
 /// FIN with the CRC-32 until DONE comes back with the same CRC-32.
-#[allow(clippy::too_many_arguments)]
 fn finish_transfer(
-    socket: &UdpSocket,
-    to: SocketAddr,
-    id: u32,
-    crc: u32,
-    sim: &mut Simulator,
+    link: &mut Link,
     rtt: &mut Rtt,
-    options: &SendOptions,
-    shutdown: &Shutdown,
-    buf: &mut [u8],
-    counters: &mut Counters,
-) -> std::result::Result<(), Stop> {
-    let datagram = wire::fin(id, crc);
-    for attempt in 0..=options.retries {
+    crc: u32,
+    retries: u32,
+) -> std::result::Result<u32, Stop> {
+    let datagram = wire::fin(link.id, crc);
+    for attempt in 0..=retries {
         if attempt > 0 {
-            counters.retransmissions += 1;
+            link.counters.retransmissions += 1;
             debug!("no DONE within {:?}: FIN again", rtt.rto());
         }
-        transmit(socket, &datagram, to, sim)?;
-        release_held(socket, sim)?;
+        link.send(&datagram)?;
+        release_held(&link.socket, &mut link.sim)?;
         let deadline = Instant::now() + rtt.rto();
-        while let Some(len) = recv_until(socket, to, buf, deadline, shutdown)? {
-            match wire::decode(&buf[..len]) {
-                Ok(Packet::Done {
-                    id: done_id,
-                    crc: theirs,
-                }) if done_id == id => {
+        while let Some(len) = link.recv_until(deadline)? {
+            match wire::decode(&link.buf[..len]) {
+                Ok(Packet::Done { id, crc: theirs }) if id == link.id => {
                     return if theirs == crc {
-                        Ok(())
+                        Ok(crc)
                     } else {
                         Err(Stop::Here(
                             ErrorCode::ChecksumMismatch,
-                            format!("the receiver saved a file with CRC-32 {theirs:08x}, ours is {crc:08x}"),
+                            format!(
+                                "the receiver saved a file with CRC-32 {theirs:08x}, ours is \
+                                 {crc:08x}"
+                            ),
                         ))
                     };
                 }
-                Ok(Packet::Error {
-                    id: err_id,
-                    message,
-                    ..
-                }) if err_id == id => {
+                Ok(Packet::Error { id, message, .. }) if id == link.id => {
                     return Err(Stop::There(format!(
                         "the receiver stopped the transfer: {}",
                         text(message)
@@ -1010,8 +960,9 @@ fn finish_transfer(
     Err(Stop::Here(
         ErrorCode::GaveUp,
         format!(
-            "every chunk was acknowledged but {to} never confirmed the checksum: it may or may \
-             not have saved the file"
+            "every chunk was acknowledged but {} never confirmed the checksum: it may or may \
+             not have saved the file",
+            link.peer
         ),
     ))
 }
@@ -1021,7 +972,6 @@ fn finish_transfer(
 fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     let socket = listen_udp(options.addr)?;
     let rcvbuf = SockRef::from(&socket).recv_buffer_size()?;
-    let mut sim = Simulator::new(options.simulation);
     let mut buf = vec![0u8; net::RECV_BUFFER];
 
     let Some((hello, peer, window)) = wait_for_hello(&socket, options, rcvbuf, shutdown, &mut buf)
@@ -1030,23 +980,20 @@ fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         drop(socket);
         return Ok(());
     };
-    let mut counters = Counters::default();
+    let mut link = Link {
+        socket,
+        peer,
+        id: hello.id,
+        sim: Simulator::new(options.simulation),
+        counters: Counters::default(),
+        buf,
+        shutdown,
+    };
     let started = Instant::now();
     let outcome = PartFile::create(&options.out)
         .map_err(|e| Stop::Here(ErrorCode::CannotWrite, e.to_string()))
         .and_then(|mut part| {
-            let crc = receive_chunks(
-                &socket,
-                peer,
-                &hello,
-                window,
-                &mut part,
-                &mut sim,
-                options,
-                shutdown,
-                &mut buf,
-                &mut counters,
-            )?;
+            let crc = receive_chunks(&mut link, &hello, window, &mut part, options.timeout)?;
             let elapsed = started.elapsed();
             // The CRC-32 matches: make the file durable and put it in place.
             let commit = Instant::now();
@@ -1058,21 +1005,21 @@ fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     let (crc, elapsed) = match outcome {
         Ok(done) => done,
         Err(stop) => {
-            tell(&socket, peer, hello.id, &stop);
+            link.tell(&stop);
             return Err(format!("{stop}; {} was not written", options.out.display()).into());
         }
     };
     let done = wire::done(hello.id, crc);
-    if let Err(e) = transmit(&socket, &done, peer, &mut sim) {
+    if let Err(e) = link.send(&done) {
         warn!("sending DONE failed: {e}");
     }
-    if counters.ignored > 0 {
+    if link.counters.ignored > 0 {
         info!(
             "ignored {} datagrams (other addresses or transfers, out of window, garbled)",
-            counters.ignored
+            link.counters.ignored
         );
     }
-    if let Some(report) = sim.report() {
+    if let Some(report) = link.sim.report() {
         info!("{report}");
     }
     info!(
@@ -1082,15 +1029,15 @@ fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
             file: options.out.display().to_string(),
             bytes: hello.size,
             chunks: u64::from(hello.count),
-            retransmissions: Some(counters.retransmissions),
-            duplicates: Some(counters.duplicates),
+            retransmissions: Some(link.counters.retransmissions),
+            duplicates: Some(link.counters.duplicates),
             elapsed,
             crc,
         }
     );
-    linger(&socket, peer, hello.id, &done, &mut sim, shutdown, &mut buf);
+    linger(&mut link, &done);
     // close()
-    drop(socket);
+    drop(link.socket);
     Ok(())
 }
 
@@ -1192,73 +1139,60 @@ fn window_capacity(rcvbuf: usize, chunk: usize) -> u32 {
     (rcvbuf / 10 * 9 / cost).clamp(1, MAX_WINDOW as usize) as u32
 }
 
-/// ACCEPT, then chunks until FIN with the right CRC-32. Returns the CRC-32.
-#[allow(clippy::too_many_arguments)]
+/// ACCEPT, then chunks until a FIN with the right CRC-32. Returns the CRC-32.
 fn receive_chunks(
-    socket: &UdpSocket,
-    peer: SocketAddr,
+    link: &mut Link,
     hello: &Hello,
     window: u32,
     part: &mut PartFile,
-    sim: &mut Simulator,
-    options: &ReceiveOptions,
-    shutdown: &Shutdown,
-    buf: &mut [u8],
-    counters: &mut Counters,
+    timeout: Duration,
 ) -> std::result::Result<u32, Stop> {
-    let id = hello.id;
     let chunk = hello.chunk_size as usize;
-    let accept = wire::accept(id, window);
-    transmit(socket, &accept, peer, sim)?;
+    let accept = wire::accept(link.id, window);
+    link.send(&accept)?;
     info!(
-        "{peer} sends {} bytes in {} chunks of {chunk} bytes (transfer {id:08x}, window {window})",
-        hello.size, hello.count
+        "{} sends {} bytes in {} chunks of {chunk} bytes (transfer {:08x}, window {window})",
+        link.peer, hello.size, hello.count, link.id
     );
 
     let mut rw = RecvWindow::new(hello.count, window);
     let mut chain = crc::InOrder::new(chunk);
-    // ACK policy: at once when something changed that the sender must hear
-    // about (a gap opened or closed, a duplicate, the last chunk), else
-    // every quarter window, else ACK_DELAY after the first unacknowledged
-    // chunk.
+    // The ACK policy: at once when something changed that the sender must
+    // hear about (a gap opened or closed, a duplicate, the last chunk); else
+    // after a quarter window of chunks; else ACK_DELAY after the first
+    // chunk not yet acknowledged.
     let ack_every = (window / 4).max(1);
     let mut pending = 0u32;
     let mut pending_since = Instant::now();
-    let (mut selective, mut ack) = (Vec::new(), Vec::new());
-    let mut send_ack = |rw: &RecvWindow, sim: &mut Simulator, pending: &mut u32| {
-        rw.selective(&mut selective);
-        wire::ack(&mut ack, id, rw.cumulative(), &selective);
-        if let Err(e) = transmit(socket, &ack, peer, sim) {
-            warn!("sending an ACK failed: {e}");
-        }
-        *pending = 0;
-    };
+    let mut scratch = (Vec::new(), Vec::new());
 
     let mut progress = Progress::new(hello.size);
     let mut bytes = 0u64;
     let mut last_heard = Instant::now();
-    socket.set_read_timeout(Some(ACK_DELAY))?;
+    link.socket.set_read_timeout(Some(ACK_DELAY))?;
     loop {
-        if shutdown.requested() {
+        if link.shutdown.requested() {
             return Err(Stop::Here(
                 ErrorCode::Interrupted,
                 "the receiver was interrupted (Ctrl+C)".into(),
             ));
         }
         let now = Instant::now();
-        if now - last_heard >= options.timeout {
+        if now - last_heard >= timeout {
             return Err(Stop::Here(
                 ErrorCode::TimedOut,
                 format!(
                     "nothing from the sender for {} ms (--timeout-ms)",
-                    options.timeout.as_millis()
+                    timeout.as_millis()
                 ),
             ));
         }
         if pending > 0 && now - pending_since >= ACK_DELAY {
-            send_ack(&rw, sim, &mut pending);
+            send_ack(link, &rw, &mut scratch);
+            pending = 0;
         }
-        let (len, from) = match socket.recv_from(buf) {
+        // recv_from(): the next datagram, from anybody.
+        let (len, from) = match link.socket.recv_from(&mut link.buf) {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
@@ -1266,29 +1200,29 @@ fn receive_chunks(
                 continue;
             }
         };
-        if from != peer {
-            counters.ignored += 1;
+        if from != link.peer {
+            link.counters.ignored += 1;
             debug!("{from}: not the sender of this transfer: ignored");
             continue;
         }
-        let packet = match wire::decode(&buf[..len]) {
-            Ok(packet) if packet.id() == id => packet,
+        let packet = match wire::decode(&link.buf[..len]) {
+            Ok(packet) if packet.id() == link.id => packet,
             Ok(packet) => {
-                counters.ignored += 1;
+                link.counters.ignored += 1;
                 debug!("transfer id {:08x}, not ours: ignored", packet.id());
                 continue;
             }
             Err(e) => {
-                counters.ignored += 1;
+                link.counters.ignored += 1;
                 debug!("{e}: ignored");
                 continue;
             }
         };
         last_heard = Instant::now();
-        match packet {
+        let ack_now = match packet {
             Packet::Data { index, data, .. } => {
                 if index < hello.count && data.len() != chunk_len(hello.size, chunk, index) {
-                    counters.ignored += 1;
+                    link.counters.ignored += 1;
                     debug!("chunk {index} with {} bytes: garbled, ignored", data.len());
                     continue;
                 }
@@ -1302,37 +1236,34 @@ fn receive_chunks(
                             .map_err(|e| Stop::Here(ErrorCode::CannotWrite, e.to_string()))?;
                         chain.add(index, crc::crc32(data), data.len());
                         bytes += data.len() as u64;
+                        progress.update(bytes);
                         if pending == 0 {
                             pending_since = last_heard;
                         }
                         pending += 1;
-                        if gap_opened || gap_closed || pending >= ack_every || rw.complete() {
-                            send_ack(&rw, sim, &mut pending);
-                        }
-                        progress.update(bytes);
+                        gap_opened || gap_closed || pending >= ack_every || rw.complete()
                     }
                     Arrival::Duplicate => {
                         // Perhaps our ACK was lost: say again what we have.
-                        counters.duplicates += 1;
-                        send_ack(&rw, sim, &mut pending);
+                        link.counters.duplicates += 1;
+                        true
                     }
                     Arrival::OutOfWindow | Arrival::OutOfRange => {
-                        counters.ignored += 1;
+                        link.counters.ignored += 1;
                         debug!("chunk {index} is outside the window: ignored");
+                        false
                     }
                 }
             }
             // Our ACCEPT was lost.
             Packet::Hello(_) => {
-                counters.retransmissions += 1;
-                transmit(socket, &accept, peer, sim)?;
+                link.counters.retransmissions += 1;
+                link.send(&accept)?;
+                false
             }
-            Packet::Fin { crc, .. } => {
-                if !rw.complete() {
-                    // The sender thinks it is done; tell it what we have.
-                    send_ack(&rw, sim, &mut pending);
-                    continue;
-                }
+            // The sender has every chunk acknowledged. If we agree, compare
+            // the CRC-32s; if not, tell it again what we have.
+            Packet::Fin { crc, .. } if rw.complete() => {
                 progress.finish();
                 let ours = chain.value();
                 if crc != ours {
@@ -1343,6 +1274,7 @@ fn receive_chunks(
                 }
                 return Ok(crc);
             }
+            Packet::Fin { .. } => true,
             Packet::Error { message, .. } => {
                 return Err(Stop::There(format!(
                     "the sender stopped the transfer: {}",
@@ -1350,39 +1282,45 @@ fn receive_chunks(
                 )));
             }
             other => {
-                counters.ignored += 1;
+                link.counters.ignored += 1;
                 debug!("{other:?}: ignored");
+                false
             }
+        };
+        if ack_now {
+            send_ack(link, &rw, &mut scratch);
+            pending = 0;
         }
     }
 }
 
+/// send_to() an ACK: "I have every chunk below `cumulative`, and these
+/// after it". `scratch` holds the bitmap and the datagram, reused.
+fn send_ack(link: &mut Link, rw: &RecvWindow, scratch: &mut (Vec<u8>, Vec<u8>)) {
+    let (selective, datagram) = scratch;
+    rw.selective(selective);
+    wire::ack(datagram, link.id, rw.cumulative(), selective);
+    if let Err(e) = link.send(datagram) {
+        warn!("sending an ACK failed: {e}");
+    }
+}
+
 /// After DONE: stay a moment to answer a repeated FIN (our DONE may have
-/// been lost), until the sender has been quiet for LINGER or Ctrl+C.
-fn linger(
-    socket: &UdpSocket,
-    peer: SocketAddr,
-    id: u32,
-    done: &[u8],
-    sim: &mut Simulator,
-    shutdown: &Shutdown,
-    buf: &mut [u8],
-) {
-    let _ = socket.set_read_timeout(Some(net::POLL_INTERVAL));
+/// been lost), until the sender has been quiet for LINGER, or Ctrl+C.
+fn linger(link: &mut Link, done: &[u8]) {
+    let _ = link.socket.set_read_timeout(Some(net::POLL_INTERVAL));
     let mut quiet_since = Instant::now();
-    while quiet_since.elapsed() < LINGER && !shutdown.requested() {
-        match socket.recv_from(buf) {
-            Ok((len, from)) if from == peer => {
-                if let Ok(Packet::Fin { id: fin_id, .. }) = wire::decode(&buf[..len]) {
-                    if fin_id == id {
-                        quiet_since = Instant::now();
-                        if let Err(e) = transmit(socket, done, peer, sim) {
-                            warn!("sending DONE failed: {e}");
-                        }
-                    }
-                }
+    while quiet_since.elapsed() < LINGER && !link.shutdown.requested() {
+        let Ok((len, from)) = link.socket.recv_from(&mut link.buf) else {
+            continue;
+        };
+        let fin =
+            matches!(wire::decode(&link.buf[..len]), Ok(Packet::Fin { id, .. }) if id == link.id);
+        if from == link.peer && fin {
+            quiet_since = Instant::now();
+            if let Err(e) = link.send(done) {
+                warn!("sending DONE failed: {e}");
             }
-            _ => {}
         }
     }
 }
