@@ -23,29 +23,34 @@
 //! ```text
 //! terminal 1 $ cargo run -p udp-chunked-transfer -- receive --out copy.bin
 //! listening on 127.0.0.1:6540
-//! 10:12:01.207 INFO  127.0.0.1:45021 sends 2000000 bytes in 1954 chunks of 1024 bytes (transfer 5c1e0a7f, window 512)
-//! 10:12:01.263 INFO  received copy.bin: 2000000 bytes, 1954 chunks, 0 retransmissions, 17 duplicates seen, 35.7 MB/s, crc32 2a1f33c0
-//! 10:12:01.664 INFO  server closed
+//! 10:21:31.509 INFO  127.0.0.1:41980 sends 2000000 bytes in 1954 chunks of 1024 bytes (transfer 0e90862d, window 512)
+//! 10:21:31.574 INFO  received copy.bin: 2000000 bytes, 1954 chunks, 0 retransmissions, 0 duplicates seen, 32.0 MB/s, crc32 7ddd463d
+//! 10:21:31.999 INFO  server closed
 //!
 //! terminal 2 $ head -c 2000000 /dev/urandom > file.bin
 //! terminal 2 $ cargo run -p udp-chunked-transfer -- send file.bin --simulate-loss 0.1
-//! sent file.bin: 2000000 bytes, 1954 chunks, 211 retransmissions, 0 duplicates seen, 34.9 MB/s, crc32 2a1f33c0
+//! 10:21:31.509 INFO  127.0.0.1:6540 accepted transfer 0e90862d: 2000000 bytes in 1954 chunks of 1024 bytes, window 512 (asked 512), round trip 227.586µs
+//! 10:21:31.573 INFO  simulator (seed 1): lost 224, duplicated 0, reordered 0 datagrams
+//! sent file.bin: 2000000 bytes, 1954 chunks, 224 retransmissions, 0 duplicates seen, 31.0 MB/s, crc32 7ddd463d
 //! ```
 //!
-//! `RUST_LOG=debug` on the sender shows every retransmission and why it
-//! happened. The receiver handles one file and exits; Ctrl+C stops it (exit
-//! 0 while idle; mid-transfer it tells the sender, deletes the partial file
-//! and exits 1).
+//! The simulator dropped 224 chunks and the sender sent exactly 224 again.
+//! `RUST_LOG=debug` on the sender shows each one and why. The receiver takes
+//! one file and exits. Ctrl+C stops it with exit code 0, also in the middle
+//! of a transfer: then it tells the sender, deletes the partial file, and
+//! writes nothing.
 //!
 //! ## Read in this order
 //!
 //! 1. `send_basic` and `receive_basic`: the tutorial's protocol, and what
 //!    our receiver adds (silence timeout, missing chunks named, no partial
 //!    file).
-//! 2. `send_reliable`: `handshake`, then the loop that sends what the window
-//!    allows and waits for ACKs, then `finish_transfer` (FIN, DONE).
-//! 3. `receive_reliable`: `wait_for_hello`, `receive_chunks` (the ACK
-//!    policy), `linger`.
+//! 2. `send_reliable`: `handshake` (HELLO until ACCEPT), `send_window` (the
+//!    loop: resend what is lost, fill the window, take in ACKs with
+//!    `take_ack`, wait when the window is full), `finish_transfer` (FIN until
+//!    DONE). `Link` holds what the steps share.
+//! 3. `receive_reliable`: `wait_for_hello`, `receive_chunks` (every chunk
+//!    written at its offset; the ACK policy), `linger`.
 //! 4. `send_tcp` and `receive_tcp`: the same file over TCP.
 //!
 //! The wire format is in `wire.rs`, the window bookkeeping and the RTT
@@ -648,10 +653,13 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
     })?;
     info!(
         "{to} accepted transfer {:08x}: {size} bytes in {count} chunks of {chunk} bytes, \
-         window {window} (asked {}), round trip {:?}",
+         window {window} (asked {}), round trip {}",
         hello.id,
         hello.window,
-        rtt.srtt().unwrap_or_default()
+        rtt.srtt()
+            .map_or("not measured (HELLO was sent again)".into(), |d| format!(
+                "{d:?}"
+            ))
     );
 
     let mut source = Source {
@@ -698,7 +706,6 @@ fn handshake(
     for attempt in 0..=retries {
         if attempt > 0 {
             link.counters.retransmissions += 1;
-            debug!("no ACCEPT within {:?}: HELLO again", rtt.rto());
         }
         let sent_at = Instant::now();
         link.send(&datagram)?;
@@ -725,6 +732,7 @@ fn handshake(
                 other => debug!("while waiting for ACCEPT: {other:?}: ignored"),
             }
         }
+        debug!("no ACCEPT within {:?}: HELLO again", rtt.rto());
         rtt.backoff();
     }
     Err(Stop::Here(
@@ -925,7 +933,6 @@ fn finish_transfer(
     for attempt in 0..=retries {
         if attempt > 0 {
             link.counters.retransmissions += 1;
-            debug!("no DONE within {:?}: FIN again", rtt.rto());
         }
         link.send(&datagram)?;
         release_held(&link.socket, &mut link.sim)?;
@@ -955,6 +962,7 @@ fn finish_transfer(
                 _ => {}
             }
         }
+        debug!("no DONE within {:?}: FIN again", rtt.rto());
         rtt.backoff();
     }
     Err(Stop::Here(
