@@ -216,7 +216,7 @@ fn bad_flags_exit_2() {
         &["--port", "x"][..],
         &["--timeout-ms", "0"],
         &["--retries", "-1"],
-        &["--host", "no-such-host.invalid"],
+        &["--host", "bad host name"],
         &["--what"],
     ] {
         let out = run(CLIENT, args, "", WAIT);

@@ -431,7 +431,7 @@ pub fn bad_flags(bin: &str) {
         (&["--delay-ms", "-5"], "'-5' for --delay-ms"),
         (&["--reply", "loud"], "'loud' for --reply"),
         (&["--framing", "lines"], "'lines' for --framing"),
-        (&["--host", "no-such-host.invalid"], "no-such-host.invalid"),
+        (&["--host", "bad host name"], "bad host name"),
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
     ];

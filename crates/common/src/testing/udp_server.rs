@@ -151,7 +151,7 @@ pub fn bad_flags(bin: &str) {
         (&["--buffer-size", "65508"], "'65508' for --buffer-size"),
         (&["--delay-ms", "-5"], "'-5' for --delay-ms"),
         (&["--reply", "loud"], "'loud' for --reply"),
-        (&["--host", "no-such-host.invalid"], "no-such-host.invalid"),
+        (&["--host", "bad host name"], "bad host name"),
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
     ];
