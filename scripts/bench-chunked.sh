@@ -33,13 +33,12 @@ progress "building (cargo build --release -p udp-chunked-transfer)"
 cargo build --release -p udp-chunked-transfer --quiet >&2 || exit 1
 
 if [ -n "${BENCH_DIR:-}" ]; then
-  base=$BENCH_DIR
+  WORK=$(mktemp -d "$BENCH_DIR/chunked-bench.XXXXXX") || exit 1
 elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
-  base=/dev/shm
+  WORK=$(mktemp -d /dev/shm/chunked-bench.XXXXXX) || exit 1
 else
-  base=${TMPDIR:-/tmp}
+  WORK=$(mktemp -d -t chunked-bench.XXXXXX) || exit 1
 fi
-WORK=$(mktemp -d "$base/chunked-bench.XXXXXX") || exit 1
 PIDS=()
 cleanup() {
   local pid
@@ -59,7 +58,7 @@ else
   TX_CPU=()
   pinned="not pinned"
 fi
-progress "files in $base ($pinned), $SIZE_MIB MiB, best of $ROUNDS rounds"
+progress "files in ${WORK%/*} ($pinned), $SIZE_MIB MiB, best of $ROUNDS rounds"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$WORK/src.bin" || exit 1
 
 # one PROTOCOL CHUNK LOSS: one transfer. Sets RATE (MB/s, receiver side),
