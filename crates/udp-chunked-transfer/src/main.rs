@@ -86,7 +86,7 @@ use crate::crc::Crc32;
 use crate::output::PartFile;
 use crate::report::{Progress, Summary};
 use crate::sim::{Fate, Simulator};
-use crate::window::{Arrival, Received, RecvWindow, Rtt, SendWindow};
+use crate::window::{chunk_len, Arrival, Received, RecvWindow, Rtt, SendWindow};
 use crate::wire::{Basic, ErrorCode, Hello, Packet};
 
 /// The kernel buffers we ask for. Linux caps the request at
@@ -267,12 +267,6 @@ fn chunk_count(size: u64, chunk: usize) -> Result<u32> {
         )
         .into()
     })
-}
-
-/// Data bytes in chunk `index` of a `size`-byte file (the last may be short).
-fn chunk_len(size: u64, chunk: usize, index: u32) -> usize {
-    let start = u64::from(index) * chunk as u64;
-    size.saturating_sub(start).min(chunk as u64) as usize
 }
 
 /// A message from the network (at most 200 bytes), made safe to print:
@@ -1637,9 +1631,6 @@ mod tests {
         assert_eq!(chunk_count(1025, 1024).unwrap(), 2);
         assert_eq!(chunk_count(u64::from(u32::MAX), 1).unwrap(), u32::MAX);
         assert!(chunk_count(u64::from(u32::MAX) + 1, 1).is_err());
-        assert_eq!(chunk_len(2500, 1000, 0), 1000);
-        assert_eq!(chunk_len(2500, 1000, 2), 500);
-        assert_eq!(chunk_len(2500, 1000, 3), 0);
     }
 
     #[test]

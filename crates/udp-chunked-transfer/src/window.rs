@@ -29,6 +29,13 @@ use std::time::{Duration, Instant};
 /// The span is this many windows wide.
 pub const SPAN_PER_WINDOW: u32 = 4;
 
+/// Data bytes in chunk `index` of a `size`-byte file cut in `chunk`-byte
+/// chunks: `chunk`, except for a short last one (and 0 past the end).
+pub fn chunk_len(size: u64, chunk: usize, index: u32) -> usize {
+    let start = u64::from(index) * chunk as u64;
+    size.saturating_sub(start).min(chunk as u64) as usize
+}
+
 /// A chunk counts as lost once a chunk sent this many transmissions after it
 /// has been acknowledged. Less than that is taken for reordering. (TCP's
 /// "three duplicate ACKs" and its RACK loss detection, RFC 8985, rest on
@@ -127,8 +134,7 @@ impl SendWindow {
 
     /// Data bytes in chunk `index` (the last one may be short).
     pub fn chunk_len(&self, index: u32) -> usize {
-        let start = u64::from(index) * self.chunk_size as u64;
-        self.size.saturating_sub(start).min(self.chunk_size as u64) as usize
+        chunk_len(self.size, self.chunk_size, index)
     }
 
     /// Where chunk `index` starts in the file.
@@ -550,6 +556,14 @@ mod tests {
             w.record_send(i, t0);
         }
         (w, t0)
+    }
+
+    #[test]
+    fn chunk_lengths() {
+        assert_eq!(chunk_len(2500, 1000, 0), 1000);
+        assert_eq!(chunk_len(2500, 1000, 2), 500);
+        assert_eq!(chunk_len(2500, 1000, 3), 0);
+        assert_eq!(chunk_len(u64::MAX, 65_498, u32::MAX), 65_498);
     }
 
     #[test]
