@@ -433,11 +433,9 @@ fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
             continue;
         };
         last_heard = Instant::now();
-        let expected = if index + 1 == count {
-            1..=chunk
-        } else {
-            chunk..=chunk
-        };
+        // Every chunk is full but the last, which holds at least one byte.
+        let last = count.checked_sub(1) == Some(index);
+        let expected = if last { 1..=chunk } else { chunk..=chunk };
         if index >= count || !expected.contains(&data.len()) {
             ignored += 1;
             warn!(
@@ -455,7 +453,7 @@ fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         part.write_at(offset, data)?;
         chain.add(index, crc::crc32(data), data.len());
         bytes += data.len() as u64;
-        if index + 1 == count {
+        if last {
             size = offset + data.len() as u64;
         }
         progress.update(bytes);

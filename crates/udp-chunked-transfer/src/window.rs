@@ -437,8 +437,12 @@ pub struct Received {
 }
 
 impl Received {
-    /// Record chunk `index`; `false` if we had it already.
+    /// Record chunk `index`; `false` if we had it already. (`u32::MAX` is
+    /// never a chunk index: a file has at most `u32::MAX` chunks.)
     pub fn insert(&mut self, index: u32) -> bool {
+        let Some(after) = index.checked_add(1) else {
+            return false;
+        };
         // The first run that ends after `index`.
         let at = self.runs.partition_point(|&(_, end)| end <= index);
         if let Some(&(start, _)) = self.runs.get(at) {
@@ -448,15 +452,15 @@ impl Received {
         }
         self.total += 1;
         let joins_left = at > 0 && self.runs[at - 1].1 == index;
-        let joins_right = self.runs.get(at).is_some_and(|&(s, _)| s == index + 1);
+        let joins_right = self.runs.get(at).is_some_and(|&(s, _)| s == after);
         match (joins_left, joins_right) {
             (true, true) => {
                 self.runs[at - 1].1 = self.runs[at].1;
                 self.runs.remove(at);
             }
-            (true, false) => self.runs[at - 1].1 = index + 1,
+            (true, false) => self.runs[at - 1].1 = after,
             (false, true) => self.runs[at].0 = index,
-            (false, false) => self.runs.insert(at, (index, index + 1)),
+            (false, false) => self.runs.insert(at, (index, after)),
         }
         true
     }
@@ -750,6 +754,8 @@ mod tests {
         // A chunk far away costs one run, not a bitmap that reaches it.
         assert!(r.insert(4_000_000_000));
         assert_eq!(r.runs.len(), 3);
+        assert!(!r.insert(u32::MAX));
+        assert!(r.insert(u32::MAX - 1));
     }
 
     #[test]

@@ -713,6 +713,52 @@ fn basic_with_loss_names_the_missing_chunks() {
     assert_eq!(listing(&dir), ["src.bin"]);
 }
 
+/// This test is a sender written as in the tutorial, plus junk: indices at
+/// the end of the u32 range and past the count, chunks of the wrong size, a
+/// runt, a second count header, a stranger. The basic receiver ignores the
+/// junk and assembles the file. (A chunk that fits the format and comes from
+/// the sender's address is data, junk or not: the basic format has no
+/// checksum to tell.)
+#[test]
+fn basic_receiver_ignores_junk() {
+    let dir = scratch("basic-junk");
+    let out = dir.join("out.bin");
+    let file: Vec<u8> = (0..2500u32).map(|i| (i % 253) as u8).collect();
+    let mut rx = receiver(&out, &["--protocol", "basic", "--timeout-ms", "5000"]);
+    let to = rx.addr();
+    let me = udp_socket_for(to);
+    let stranger = udp_socket_for(to);
+    let chunk = |i: u32, bytes: &[u8]| {
+        let mut d = i.to_be_bytes().to_vec();
+        d.extend_from_slice(bytes);
+        d
+    };
+    me.send_to(&3u32.to_be_bytes(), to).unwrap();
+    rx.expect_stderr("announces 3 chunks");
+    for junk in [
+        chunk(u32::MAX, &[1; 1024]),
+        chunk(u32::MAX, &[1; 10]),
+        chunk(3, &[1; 1024]),
+        chunk(0, &[1; 10]),
+        chunk(2, &[1; 1025]),
+        vec![0, 1],
+        4_000_000_000u32.to_be_bytes().to_vec(),
+    ] {
+        me.send_to(&junk, to).unwrap();
+    }
+    stranger.send_to(&chunk(1, &[9; 1024]), to).unwrap();
+    for (i, part) in file.chunks(1024).enumerate() {
+        me.send_to(&chunk(i as u32, part), to).unwrap();
+    }
+    assert_eq!(rx.wait_exit(WAIT).code(), Some(0), "{}", rx.stderr());
+    assert!(fs::read(&out).unwrap() == file, "the copy differs");
+    assert!(
+        rx.stderr().contains("2500 bytes, 3 chunks"),
+        "{}",
+        rx.stderr()
+    );
+}
+
 /// A basic receiver whose --chunk-size differs from the sender's says so.
 #[test]
 fn basic_chunk_size_mismatch_is_explained() {
