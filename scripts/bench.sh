@@ -60,11 +60,11 @@ cargo build --release --workspace --bins --quiet || exit 1
 RELEASE_BUILD_MS=$(($(now_ms) - t))
 
 # ------------------------------------------------------------- helpers --
-# Rows 1 pin the server and the load generator to one CPU: then a request
-# costs CPU time and nothing else, and the ratio lesson/bare says what the
-# lesson's extra code costs. (Unpinned, a ping-pong between two CPUs of a
-# virtual machine is slow or fast depending on where the scheduler puts the
-# two threads, and the noise swamps a 5% difference.)
+# Rows 1 and 4 pin the server and the load generator to one CPU: then a
+# request costs CPU time and nothing else, and the ratio lesson/bare says
+# what the lesson's extra code costs. (Unpinned, a ping-pong between two
+# CPUs of a virtual machine is slow or fast depending on where the scheduler
+# puts the two threads, and the noise swamps a 5% difference.)
 PIN=()
 if command -v taskset >/dev/null 2>&1; then
   PIN=(taskset -c "$(($(nproc) - 1))")
@@ -170,6 +170,7 @@ row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
 plural() { [ "$1" = 1 ] && echo "1 client" || echo "$1 clients"; }
 
 # ------------------------------------------ 1. lesson vs bare echo loop --
+progress "1. lesson servers vs bare echo loops (pinned to one CPU, best of $ROUNDS x $SLICE_MS ms)"
 # lesson_vs_bare LESSON "ARGS" BARE "ARGS" PROTO "CLIENTS..." MODE: MODE
 # per-request gives TCP runs with more than one client a connection per
 # request (the sequential server serves one connection at a time, so
@@ -195,7 +196,6 @@ lesson_vs_bare() {
   stop_all
 }
 
-progress "1. lesson servers vs bare echo loops (pinned to one CPU, best of $ROUNDS x $SLICE_MS ms)"
 lesson_vs_bare udp-server "" bare-udp-echo "" udp "1 8" -
 lesson_vs_bare udp-threaded-server "" bare-udp-echo "--threaded" udp "1 8" -
 lesson_vs_bare tcp-server "" bare-tcp-echo "" tcp "1 8" per-request
@@ -243,11 +243,13 @@ r=$(ratio "$A_RPS" "$B_RPS")
 row 3 "tcp-threaded-server / tcp-server, no delay, 8 clients, a connection per request" "$r" \
   "$(num "$A_RPS") vs $(num "$B_RPS") req/s$(errors_note "$A_ERR" "$B_ERR")" "≥ 0.5" "$(meets "$r" ">=" 0.5)"
 
-progress "4. TCP persistent vs per-request connections"
+stop_all
+
+progress "4. TCP persistent vs per-request connections (pinned to one CPU, best of $ROUNDS x $SLICE_MS ms)"
 handshake_row() {
   local server=$1 addr=$2 c=$3
   progress "  $server, $(plural "$c"): persistent vs per-request"
-  duel 0 "$ROUNDS" "$SLICE_MS" "tcp --addr $addr --clients $c" "tcp --addr $addr --clients $c --per-request-connect"
+  duel 1 "$ROUNDS" "$SLICE_MS" "tcp --addr $addr --clients $c" "tcp --addr $addr --clients $c --per-request-connect"
   local r latency
   r=$(ratio "$A_RPS" "$B_RPS")
   # Little's law: time per request = requests in flight / throughput.
@@ -257,6 +259,8 @@ handshake_row() {
     "$(num "$A_RPS") vs $(num "$B_RPS") req/s; time per request $latency$(errors_note "$A_ERR" "$B_ERR")" \
     "— (the handshake cost)" ""
 }
+start --pin tcp-server --port 0 --reply echo; ts=$SADDR
+start --pin tcp-threaded-server --port 0 --reply echo; tt=$SADDR
 handshake_row tcp-threaded-server "$tt" 8
 handshake_row tcp-server "$ts" 1
 stop_all
@@ -330,7 +334,7 @@ total_ms=$(($(now_ms) - bench_start))
 printf '%s\n' \
   "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(uname -sr); $(rustc --version)." \
   "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null). Loopback only." \
-  "Rows 1 pin server and load generator to one CPU (${PIN[*]:-no taskset: unpinned}); rows 2-4 use every CPU." \
+  "Rows 1 and 4 pin server and load generator to one CPU (${PIN[*]:-no taskset: unpinned}); rows 2 and 3 use every CPU." \
   "Each ratio is the best slice of each side (${ROUNDS} x ${SLICE_MS} ms, alternating); rows 2: 2 x ${DELAY_SLICE_MS} ms." \
   "The whole run took $(awk -v ms="$total_ms" 'BEGIN { printf "%.0f s", ms / 1000 }'), builds included." \
   ""
