@@ -57,7 +57,10 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
     let mut buf = vec![0u8; net::RECV_BUFFER];
 
     match &options.message {
-        Some(message) => println!("{}", request(&socket, message.as_bytes(), options, &mut buf)?),
+        Some(message) => println!(
+            "{}",
+            request(&socket, message.as_bytes(), options, &mut buf)?
+        ),
         None => {
             let stdin = io::stdin();
             // Prompt only a person; a pipe gets no prompts in its output.

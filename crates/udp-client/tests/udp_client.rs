@@ -93,7 +93,12 @@ fn stdin_bytes_are_sent_as_they_are() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"\xff\xfeA\r\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\xff\xfeA\r\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(server.join().unwrap(), ["\u{fffd}\u{fffd}A"]);
