@@ -56,7 +56,7 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     let hint = match error.kind() {
         io::ErrorKind::AddrInUse if addr.port() == 0 => {
-            format!("no free port for {addr}: the kernel's range of ephemeral ports is used up")
+            format!("no free port for {addr}: every port in the kernel's ephemeral range is already in use")
         }
         io::ErrorKind::AddrInUse => format!(
             "address {addr} is already in use: another program (perhaps another copy of this \
