@@ -12,13 +12,13 @@
 # deadline, and every server started here is stopped by its PID.
 #
 # Knobs (environment): BENCH_SLICE_MS (one measuring slice, default 300),
-# BENCH_ROUNDS (alternating rounds per comparison, default 5), BENCH_TRIES
+# BENCH_ROUNDS (alternating rounds per comparison, default 7), BENCH_TRIES
 # (Ctrl+C tries per server, default 20).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SLICE_MS=${BENCH_SLICE_MS:-300}
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-7}
 TRIES=${BENCH_TRIES:-20}
 DELAY_SLICE_MS=$((SLICE_MS * 2))
 
