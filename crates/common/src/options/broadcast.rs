@@ -85,8 +85,9 @@ static DISCOVER: Spec = Spec {
         "udp-broadcast discover --without-so-broadcast  # the EACCES lesson",
         "udp-broadcast discover --to 192.168.1.255      # a LAN: your subnet's broadcast address, \
          the brd of `ip -4 addr`",
-        "udp-broadcast discover --to 255.255.255.255    # a LAN: limited broadcast, every host on \
-         the link, never routed",
+        // --help text only: no test or script ever sends there.
+        "udp-broadcast discover --to 255.255.255.255    # a LAN: limited broadcast, every host on the link, never routed", // help
+
     ],
 };
 
