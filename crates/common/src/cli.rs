@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::{Display, Write as _};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -155,7 +156,8 @@ impl Spec {
         match self.try_parse(args) {
             Ok(Some(m)) => m,
             Ok(None) => {
-                print!("{}", self.help_as(shown));
+                // Not print!: that panics if stdout is a closed pipe.
+                let _ = io::stdout().write_all(self.help_as(shown).as_bytes());
                 process::exit(0);
             }
             Err(message) => usage_error(&message),
@@ -318,6 +320,18 @@ impl Matches {
         net::resolve(host, port).unwrap_or_else(|e| usage_error(&format!("--host '{host}': {e}")))
     }
 
+    /// `--host` and `--port` of a *client*: the server to reach. Port 0 is
+    /// refused (a server can bind port 0, but nothing can be sent to it), and
+    /// an unspecified host such as `0.0.0.0` means this machine (see
+    /// [`net::destination`]).
+    pub fn server_addr(&self) -> SocketAddr {
+        let addr = self.socket_addr();
+        if addr.port() == 0 {
+            usage_error("invalid value '0' for --port: a client needs the server's real port (the one it printed)");
+        }
+        net::destination(addr)
+    }
+
     /// The positional arguments, in order.
     pub fn positionals(&self) -> &[String] {
         &self.positionals
@@ -355,7 +369,7 @@ pub fn parse_subcommand(
     match first.as_deref() {
         None => usage_error(&format!("missing COMMAND (one of {})", names(subcommands))),
         Some("-h" | "--help") => {
-            print!("{}", list());
+            let _ = io::stdout().write_all(list().as_bytes());
             process::exit(0)
         }
         Some(word) => match subcommands.iter().find(|s| s.name == word) {

@@ -34,6 +34,20 @@ pub mod testing;
 pub use limit::ThreadLimit;
 pub use shutdown::Shutdown;
 
+/// `println!` that returns an error instead of panicking.
+///
+/// `println!` panics when stdout is a closed pipe (`udp-client | head -1`),
+/// and a panic means exit code 101 and a backtrace. A lesson writes its
+/// output with `outln!(...)?` instead, so a closed pipe becomes an ordinary
+/// error: one line on stderr and exit code 1.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        writeln!(::std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 /// Turn the result of a lesson's `run` function into the process exit code.
 ///
 /// `Ok` is exit code 0 (this includes a graceful Ctrl+C shutdown). An error is

@@ -2,7 +2,7 @@
 
 use std::error::Error;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::time::Duration;
 
 use socket2::SockRef;
@@ -38,6 +38,11 @@ pub fn is_timeout(error: &io::Error) -> bool {
 
 /// Resolve `host` (an IP address such as `127.0.0.1`, `::1` or `[::1]`, or a
 /// name such as `localhost`) and `port` to one socket address.
+///
+/// A name can resolve to several addresses; `localhost` often gives `::1`
+/// first and `127.0.0.1` second. We take the first IPv4 one when there is
+/// one, because the servers bind `127.0.0.1` by default: a client asked for
+/// `localhost` should then find them. Use `::1` to mean IPv6.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let bare = host
         .strip_prefix('[')
@@ -46,10 +51,22 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    (bare, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address"))
+    let all: Vec<SocketAddr> = (bare, port).to_socket_addrs()?.collect();
+    let chosen = all.iter().find(|a| a.is_ipv4()).or(all.first()).copied();
+    chosen.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address"))
+}
+
+/// Where a client should send to reach a server given as `addr`. An
+/// unspecified address (`0.0.0.0`, `::`) means "every interface" to a server
+/// binding it, but it is no destination; a client asked for it talks to the
+/// loopback address of the same family, which a server on `0.0.0.0` also
+/// answers from.
+pub fn destination(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
 }
 
 /// Explain a failed `bind` in words that say what to do next.
@@ -81,6 +98,31 @@ pub fn set_accept_timeout(listener: &TcpListener, timeout: Duration) -> io::Resu
     SockRef::from(listener).set_read_timeout(Some(timeout))
 }
 
+/// Bytes from a peer, made safe to print on a terminal: invalid UTF-8
+/// becomes U+FFFD, and control characters (including the bidi and other
+/// invisible format characters) are escaped, so a peer cannot move our
+/// cursor, retitle the window or reorder what we print. Plain text,
+/// newlines and tabs included, comes out unchanged.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A short, printable view of a message for the log: control characters
 /// escaped (a peer must not be able to drive our terminal) and long messages
 /// cut to their first 60 characters.
@@ -106,6 +148,30 @@ mod tests {
         assert_eq!(resolve("[::1]", 5).unwrap(), "[::1]:5".parse().unwrap());
         assert!(resolve("localhost", 5).unwrap().ip().is_loopback());
         assert!(resolve("bad host name", 5).is_err());
+    }
+
+    #[test]
+    fn printable_escapes_only_what_drives_a_terminal() {
+        assert_eq!(printable(b"Echo: hi\n\tthere"), "Echo: hi\n\tthere");
+        assert_eq!(printable(b"\x1b]0;pwned\x07"), "\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(printable("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+        assert_eq!(printable(&[0xff, b'x']), "\u{fffd}x");
+    }
+
+    #[test]
+    fn unspecified_means_loopback_to_a_client() {
+        assert_eq!(
+            destination("0.0.0.0:7".parse().unwrap()),
+            "127.0.0.1:7".parse().unwrap()
+        );
+        assert_eq!(
+            destination("[::]:7".parse().unwrap()),
+            "[::1]:7".parse().unwrap()
+        );
+        assert_eq!(
+            destination("127.0.0.2:7".parse().unwrap()),
+            "127.0.0.2:7".parse().unwrap()
+        );
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn run(options: &TcpClientOptions) -> Result<(), Box<dyn Error>> {
             let mut line = String::new();
             loop {
                 if person {
-                    print!("message ('exit' quits)> ");
+                    write!(io::stdout(), "message ('exit' quits)> ")?;
                     io::stdout().flush()?;
                 }
                 line.clear();
@@ -136,7 +136,7 @@ fn exchange(
     }
     for count in 1..=options.burst {
         match read_reply(reader, options) {
-            Ok(reply) => println!("{reply}"),
+            Ok(reply) => common::outln!("{reply}")?,
             // Raw framing: after the first reply, silence may just mean the
             // server read several of our messages as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {

@@ -98,7 +98,7 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
     net::set_accept_timeout(&listener, net::POLL_INTERVAL)?;
 
     // With port 0 the kernel chose the port: print the real one.
-    println!("listening on {}", listener.local_addr()?);
+    common::outln!("listening on {}", listener.local_addr()?)?;
 
     accept_loop(&listener, options, &shutdown);
 

@@ -117,7 +117,7 @@ fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     // Wake every POLL_INTERVAL to check for Ctrl+C (see common::net).
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
 
-    println!("listening on {}", socket.local_addr()?);
+    common::outln!("listening on {}", socket.local_addr()?)?;
     info!("answering discovery requests as {:?}", options.name);
 
     answer_loop(&socket, &options.name, &shutdown);
@@ -201,7 +201,7 @@ fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
         options.wait
     );
 
-    let found = collect_replies(&socket, options);
+    let found = collect_replies(&socket, options)?;
 
     // close()
     drop(socket);
@@ -222,7 +222,7 @@ fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
 
 /// Print one line per listener that answers before the deadline; return how
 /// many did.
-fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> usize {
+fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<usize> {
     let mut buf = vec![0u8; net::RECV_BUFFER];
     // Several listeners on one host share an address and port, so a listener
     // is its name *and* its address.
@@ -257,12 +257,12 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> usize {
             continue;
         };
         if seen.insert((name.to_string(), from)) {
-            println!("{name} at {from}");
+            common::outln!("{name} at {from}")?;
         } else {
             debug!("{name} at {from} answered twice");
         }
     }
-    seen.len()
+    Ok(seen.len())
 }
 
 /// `HERE <name>` → the name, if it is a name we are willing to print.

@@ -211,7 +211,7 @@ fn listen_udp(addr: SocketAddr) -> Result<UdpSocket> {
     let socket = UdpSocket::from(socket);
     // recv_from() wakes up every POLL_INTERVAL to notice Ctrl+C.
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
-    println!("listening on {}", socket.local_addr()?);
+    common::outln!("listening on {}", socket.local_addr()?)?;
     debug!(
         "receive buffer: {} bytes",
         SockRef::from(&socket).recv_buffer_size()?
@@ -332,7 +332,7 @@ fn send_basic(options: &SendOptions, file: &mut File, size: u64, shutdown: &Shut
     if let Some(report) = sim.report() {
         info!("{report}");
     }
-    println!(
+    common::outln!(
         "{}",
         Summary {
             verb: "sent",
@@ -344,7 +344,7 @@ fn send_basic(options: &SendOptions, file: &mut File, size: u64, shutdown: &Shut
             elapsed: start.elapsed(),
             crc: crc.value(),
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -671,7 +671,7 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
     if let Some(report) = link.sim.report() {
         info!("{report}");
     }
-    println!(
+    common::outln!(
         "{}",
         Summary {
             verb: "sent",
@@ -683,7 +683,7 @@ fn send_reliable(options: &SendOptions, file: &mut File, size: u64, shutdown: &S
             elapsed: start.elapsed(),
             crc,
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -1462,7 +1462,7 @@ fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Shutdo
     }
     // close()
     drop(stream);
-    println!(
+    common::outln!(
         "{}",
         Summary {
             verb: "sent",
@@ -1474,7 +1474,7 @@ fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Shutdo
             elapsed: start.elapsed(),
             crc: crc.value(),
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -1491,7 +1491,7 @@ fn receive_tcp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     socket.listen(1)?;
     let listener = TcpListener::from(socket);
     net::set_accept_timeout(&listener, net::POLL_INTERVAL)?;
-    println!("listening on {}", listener.local_addr()?);
+    common::outln!("listening on {}", listener.local_addr()?)?;
 
     loop {
         if shutdown.requested() {

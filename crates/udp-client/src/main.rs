@@ -57,10 +57,10 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
     let mut buf = vec![0u8; net::RECV_BUFFER];
 
     match &options.message {
-        Some(message) => println!(
+        Some(message) => common::outln!(
             "{}",
             request(&socket, message.as_bytes(), options, &mut buf)?
-        ),
+        )?,
         None => {
             let stdin = io::stdin();
             // Prompt only a person; a pipe gets no prompts in its output.
@@ -70,7 +70,7 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
             let mut line = Vec::new();
             loop {
                 if person {
-                    print!("message ('exit' quits)> ");
+                    write!(io::stdout(), "message ('exit' quits)> ")?;
                     io::stdout().flush()?;
                 }
                 line.clear();
@@ -82,7 +82,7 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
                 if message.eq_ignore_ascii_case(b"exit") {
                     break;
                 }
-                println!("{}", request(&socket, message, options, &mut buf)?);
+                common::outln!("{}", request(&socket, message, options, &mut buf)?)?;
             }
         }
     }
@@ -99,6 +99,16 @@ fn request(
     options: &UdpClientOptions,
     buf: &mut [u8],
 ) -> Result<String, Box<dyn Error>> {
+    // One send_to is one datagram, and a datagram has a size limit.
+    if message.len() > net::MAX_UDP_PAYLOAD {
+        return Err(format!(
+            "a {}-byte message does not fit in one UDP datagram (at most {} bytes): \
+             split it, as udp-chunked-transfer does, or use TCP",
+            message.len(),
+            net::MAX_UDP_PAYLOAD
+        )
+        .into());
+    }
     discard_late_replies(socket, buf)?;
     for attempt in 0..=options.retries {
         if attempt > 0 {
@@ -124,7 +134,8 @@ fn request(
             match socket.recv_from(buf) {
                 Ok((len, from)) if from == options.server => {
                     info!("reply from {from} ({len} bytes)");
-                    return Ok(String::from_utf8_lossy(&buf[..len]).into_owned());
+                    // Escaped where needed: a server must not drive our terminal.
+                    return Ok(net::printable(&buf[..len]));
                 }
                 Ok((_, from)) => warn!("ignoring a datagram from {from}: it is not the server"),
                 Err(e) if net::is_timeout(&e) => break,

@@ -215,10 +215,69 @@ fn a_late_duplicate_reply_is_not_the_next_answer() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("dropping a late reply"));
 }
 
+/// A server's control characters are escaped, never sent to our terminal.
+#[test]
+fn replies_cannot_drive_the_terminal() {
+    let (port, server) = peer("127.0.0.1", "\x1b]0;pwned\x07", 1);
+    let out = run(CLIENT, &["--port", &port, "--message", "hi"], "", WAIT);
+    assert_eq!(stdout(&out), "\\u{1b}]0;pwned\\u{7}hi\n");
+    server.join().unwrap();
+}
+
+/// `--host 0.0.0.0` (what the server binds to listen everywhere) means this
+/// machine to a client.
+#[test]
+fn unspecified_host_means_this_machine() {
+    let (port, server) = peer("127.0.0.1", "", 1);
+    let out = run(
+        CLIENT,
+        &["--host", "0.0.0.0", "--port", &port, "--message", "x"],
+        "",
+        WAIT,
+    );
+    assert_eq!(stdout(&out), "x\n");
+    server.join().unwrap();
+}
+
+/// Over 65,507 bytes cannot be one datagram: exit 1 with advice.
+#[test]
+fn a_message_too_big_for_a_datagram() {
+    let (port, _server) = peer("127.0.0.1", "", 0);
+    let big = "x".repeat(65_508);
+    let out = run(CLIENT, &["--port", &port, "--message", &big], "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not fit in one UDP datagram"),
+        "{stderr}"
+    );
+}
+
+/// stdout closed early (`udp-client | head -1`): an error line and exit 1,
+/// never a panic.
+#[test]
+fn closed_stdout_is_an_error_not_a_panic() {
+    let (port, server) = peer("127.0.0.1", "", 1);
+    let mut child = Command::new(CLIENT)
+        .args(["--port", &port, "--message", "hi"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before the reply
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    server.join().unwrap();
+}
+
 #[test]
 fn bad_flags_exit_2() {
     for args in [
         &["--port", "x"][..],
+        &["--port", "0"],
         &["--timeout-ms", "0"],
         &["--retries", "-1"],
         &["--host", "bad host name"],

@@ -69,7 +69,7 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
 
     // With port 0 the kernel chose the port: print the real one.
-    println!("listening on {}", socket.local_addr()?);
+    common::outln!("listening on {}", socket.local_addr()?)?;
 
     receive_loop(&socket, options, &shutdown);
 
@@ -120,7 +120,7 @@ fn handle(
             options.buffer_size
         );
         format!(
-            "Error: Message truncated ({} bytes received, limit {})",
+            "Error: Message too long ({} bytes, limit {})",
             datagram.len(),
             options.buffer_size
         )

@@ -313,7 +313,7 @@ pub fn parse() -> Command {
     if spec.name == SEND.name {
         Command::Send(SendOptions {
             file: PathBuf::from(m.positionals().first().cloned().unwrap_or_default()),
-            receiver: m.socket_addr(),
+            receiver: m.server_addr(),
             protocol,
             chunk_size: m.get_in("chunk-size", 1..=max_chunk),
             window: m.get_in("window", 1..=MAX_WINDOW),

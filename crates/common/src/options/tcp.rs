@@ -241,7 +241,7 @@ impl TcpClientOptions {
     pub fn parse() -> TcpClientOptions {
         let m = CLIENT.parse();
         TcpClientOptions {
-            server: m.socket_addr(),
+            server: m.server_addr(),
             message: m.opt("message"),
             framing: m.get("framing"),
             timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),

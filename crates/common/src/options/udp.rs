@@ -19,7 +19,7 @@ const BUFFER: Flag = Flag::with_default(
     "buffer-size",
     "BYTES",
     "1024",
-    "largest message accepted (1-65507); longer ones are reported as truncated",
+    "largest message accepted (1-65507, the IPv4 limit, used for IPv6 too); longer ones get an error reply",
 );
 const DELAY: Flag = Flag::with_default(
     "delay-ms",
@@ -151,7 +151,7 @@ impl UdpClientOptions {
     pub fn parse() -> UdpClientOptions {
         let m = CLIENT.parse();
         UdpClientOptions {
-            server: m.socket_addr(),
+            server: m.server_addr(),
             message: m.opt("message"),
             timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),
             retries: m.get_in("retries", 0..=100),

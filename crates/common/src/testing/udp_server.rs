@@ -61,10 +61,7 @@ pub fn largest_datagram(bin: &str) {
     let big = vec![b'x'; 65_507];
     let server = Lesson::start(bin, &["--port", "0"]);
     let reply = String::from_utf8(udp_request(server.addr(), &big)).unwrap();
-    assert_eq!(
-        reply,
-        "Error: Message truncated (65507 bytes received, limit 1024)"
-    );
+    assert_eq!(reply, "Error: Message too long (65507 bytes, limit 1024)");
 
     let server = Lesson::start(bin, &["--port", "0", "--buffer-size", "65507"]);
     assert_eq!(udp_request(server.addr(), &big), b"Message received");
@@ -85,10 +82,7 @@ pub fn oversize_reported(bin: &str) {
         &["--port", "0", "--buffer-size", "16", "--reply", "echo"],
     );
     let reply = udp_text(server.addr(), "this message is longer than sixteen bytes");
-    assert_eq!(
-        reply,
-        "Error: Message truncated (41 bytes received, limit 16)"
-    );
+    assert_eq!(reply, "Error: Message too long (41 bytes, limit 16)");
     server.expect_stderr("41 bytes, over the 16-byte limit");
     assert_eq!(udp_text(server.addr(), "short"), "Echo: short");
 }
