@@ -1,6 +1,6 @@
 //! Logging setup: short lines on stderr, `info` unless `RUST_LOG` says otherwise.
 //!
-//! A line looks like `09:37:00.123 INFO  received 5 bytes from 127.0.0.1:50312`.
+//! A line looks like `09:37:00.123 INFO  from 127.0.0.1:50312: "hello"`.
 //! Set `RUST_LOG=debug` to see more, `RUST_LOG=warn` to see only problems.
 //! Colours are used only when stderr is a terminal.
 
