@@ -331,12 +331,12 @@ row 7 "clean build of the workspace (debug)" "$(awk -v ms="$CLEAN_BUILD_MS" 'BEG
 # ------------------------------------------------------------- output --
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 total_ms=$(($(now_ms) - bench_start))
-printf '%s\n' \
+printf -- '- %s\n' \
   "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(uname -sr); $(rustc --version)." \
   "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null). Loopback only." \
   "Rows 1 and 4 pin server and load generator to one CPU (${PIN[*]:-no taskset: unpinned}); rows 2 and 3 use every CPU." \
   "Each ratio is the best slice of each side (${ROUNDS} x ${SLICE_MS} ms, alternating); rows 2: 2 x ${DELAY_SLICE_MS} ms." \
-  "The whole run took $(awk -v ms="$total_ms" 'BEGIN { printf "%.0f s", ms / 1000 }'), builds included." \
-  ""
+  "The whole run took $(awk -v ms="$total_ms" 'BEGIN { printf "%.0f s", ms / 1000 }'), builds included."
+printf '\n'
 printf '%s\n' "| row | measure | result | raw numbers | goal | met |" "|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
