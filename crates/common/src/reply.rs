@@ -45,9 +45,9 @@ impl Reply {
     pub fn respond(self, message: &str) -> String {
         match self {
             Reply::Received => "Message received".to_string(),
-            Reply::Ack => format!("Server acknowledges: {message}"),
-            Reply::Echo => format!("Echo: {message}"),
-            Reply::Upper => format!("Response: {}", message.to_uppercase()),
+            Reply::Ack => prefixed("Server acknowledges: ", message),
+            Reply::Echo => prefixed("Echo: ", message),
+            Reply::Upper => prefixed("Response: ", &message.to_uppercase()),
             Reply::Command => {
                 // `echo TIME | nc -u ...` sends a newline too; forgive it.
                 let request = message.trim_end_matches(['\r', '\n']);
@@ -61,6 +61,15 @@ impl Reply {
             }
         }
     }
+}
+
+/// `prefix` + `message` in one allocation of the right size (`format!` would
+/// guess the size, and usually grow the string once more on every request).
+fn prefixed(prefix: &str, message: &str) -> String {
+    let mut reply = String::with_capacity(prefix.len() + message.len());
+    reply.push_str(prefix);
+    reply.push_str(message);
+    reply
 }
 
 impl FromStr for Reply {

@@ -43,8 +43,9 @@ impl Shutdown {
         let signals = AtomicUsize::new(0);
         ctrlc::set_handler(move || {
             if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-                warn!("shutting down (press Ctrl+C again to stop at once)");
+                // The flag first: a loop woken by the signal looks at it at once.
                 flag.request();
+                warn!("shutting down (press Ctrl+C again to stop at once)");
             } else {
                 eprintln!("second interrupt: exiting now");
                 std::process::exit(FORCED_EXIT);
