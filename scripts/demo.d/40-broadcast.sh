@@ -3,6 +3,7 @@
 # sent to 127.255.255.255 (the loopback network's broadcast address, so
 # nothing leaves this machine) finds all three; a unicast request finds one;
 # without SO_BROADCAST the kernel refuses the send (Permission denied).
+# Listeners answer only loopback senders unless started with --lan.
 
 lesson_begin udp-broadcast "three listeners on one port, one broadcast finds them all"
 
@@ -18,6 +19,9 @@ fi
 
 if [ ${#bc_pids[@]} = 3 ]; then
   note "all three listen on 0.0.0.0:$bc_port: SO_REUSEADDR lets them share the port"
+  note "without --lan they answer loopback senders only: nobody else learns their names"
+  expect_contains "safe by default: loopback senders only" \
+    "from loopback addresses only" "$(cat "${bc_logs[0]}")"
 
   show "udp-broadcast discover --port $bc_port --stop-after 3"
   bc_out=$("$BIN/udp-broadcast" discover --port "$bc_port" --stop-after 3 --wait-ms 3000 2>"$WORK/bc.err")

@@ -6,6 +6,20 @@
 //! `DISCOVER` to a *broadcast address*, which the network hands to every host
 //! on the subnet, and prints a line for each listener that answers.
 //!
+//! Safe by default: although it binds `0.0.0.0`, a listener answers only
+//! requests sent from a loopback address (127.0.0.0/8, so from this
+//! machine); requests from other addresses are logged and ignored, even
+//! this machine's own LAN address. `listen --lan` answers everyone. Why not
+//! always? A listener on the network tells whoever asks its name (the host
+//! name and pid, by default), and it answers an 8-byte request with up to
+//! 261 bytes (a 64-character name can be 256 bytes of UTF-8). Since a UDP
+//! sender address is easy to forge, an open listener is a small reflector
+//! and amplifier that someone can point at a victim.
+//! Another safe way to run it is to bind the loopback broadcast address
+//! `127.255.255.255` instead of `0.0.0.0`: every listener bound there with
+//! SO_REUSEADDR gets each broadcast to it, and nothing from the network (see
+//! docs/udp-broadcast.md).
+//!
 //! Two socket options make it work:
 //!
 //! * `SO_BROADCAST` on the sender. Without it the kernel refuses to send to a
@@ -49,14 +63,15 @@
 //! ## Read in this order
 //!
 //! `listen` (socket, SO_BROADCAST, SO_REUSEADDR, bind, close) → `answer_loop`
-//! (recv_from) → `answer` (check the request, send_to) → `discover` (socket,
-//! SO_BROADCAST, send_to) → `collect_replies` (recv_from until the deadline)
-//! → `send_error` (what EACCES means).
+//! (recv_from) → `answer` (`may_answer` checks the sender, `is_request` the
+//! text; send_to) → `discover` (socket, SO_BROADCAST, send_to) →
+//! `collect_replies` (recv_from until the deadline) → `send_error` (what
+//! EACCES means).
 
 use std::collections::HashSet;
 use std::error::Error;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -86,6 +101,7 @@ fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
 
     // Every interface: 0.0.0.0. A socket bound to one unicast address (say
     // 127.0.0.1) is never handed a datagram sent to a broadcast address.
+    // (Binding 127.255.255.255 would get the loopback broadcasts only.)
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, options.port));
 
     // socket(): IPv4 only, because broadcast exists only in IPv4.
@@ -118,9 +134,20 @@ fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
 
     common::outln!("listening on {}", socket.local_addr()?)?;
-    info!("answering discovery requests as {:?}", options.name);
+    if options.lan {
+        info!(
+            "answering discovery requests as {:?} from anyone (--lan)",
+            options.name
+        );
+    } else {
+        info!(
+            "answering discovery requests as {:?} from loopback addresses only; --lan answers \
+             the network",
+            options.name
+        );
+    }
 
-    answer_loop(&socket, &options.name, &shutdown);
+    answer_loop(&socket, options, &shutdown);
 
     // close(): the port is free again once the last listener closes it.
     drop(socket);
@@ -129,7 +156,7 @@ fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
 }
 
 /// Receive datagrams until a shutdown is requested; answer each request.
-fn answer_loop(socket: &UdpSocket, name: &str, shutdown: &Shutdown) {
+fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown) {
     let mut buf = vec![0u8; net::RECV_BUFFER];
     while !shutdown.requested() {
         // recv_from(): a broadcast and a unicast datagram look the same here;
@@ -142,12 +169,24 @@ fn answer_loop(socket: &UdpSocket, name: &str, shutdown: &Shutdown) {
                 continue;
             }
         };
-        answer(socket, &buf[..len], peer, name);
+        answer(socket, &buf[..len], peer, options);
     }
 }
 
-/// Answer one datagram if it is a discovery request; log and drop it if not.
-fn answer(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, name: &str) {
+/// Answer one datagram if it is a discovery request from a sender we serve;
+/// log and drop it if not.
+fn answer(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, options: &ListenOptions) {
+    if !may_answer(peer.ip(), options.lan) {
+        // Bound to 0.0.0.0 we receive from the whole network, but without
+        // --lan we serve loopback senders only: no name handed to strangers, and
+        // no replies that a forged sender address could aim at someone else.
+        warn!(
+            "ignored {} bytes from {peer}: not a loopback address (listen --lan answers the \
+             network)",
+            datagram.len()
+        );
+        return;
+    }
     if !is_request(datagram) {
         // Anyone on the network can send to this port: never crash on it,
         // and never answer it (a reply to junk only helps the sender of junk).
@@ -159,12 +198,20 @@ fn answer(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, name: &str) {
         return;
     }
     info!("discovery request from {peer}");
-    let reply = format!("{REPLY_PREFIX}{name}");
+    let reply = format!("{REPLY_PREFIX}{}", options.name);
     // send_to(): a plain unicast reply to the one host that asked.
     match socket.send_to(reply.as_bytes(), peer) {
         Ok(_) => debug!("answered {peer}: {reply:?}"),
         Err(e) => warn!("send_to {peer} failed: {e}"),
     }
+}
+
+/// May a listener answer `peer`? Loopback senders always; anyone with
+/// `--lan`. Linux drops a packet that arrives from a network with a loopback
+/// source address (unless `route_localnet` is switched on), so a stranger
+/// cannot pass for 127.0.0.1.
+fn may_answer(peer: IpAddr, lan: bool) -> bool {
+    lan || peer.is_loopback()
 }
 
 /// `DISCOVER`, allowing the newline that `echo` and `nc` add.
@@ -206,9 +253,16 @@ fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
     // close()
     drop(socket);
     if found == 0 {
+        // Our request leaves from a loopback address only when sent to one.
+        let lan_hint = if to.ip().is_loopback() {
+            ""
+        } else {
+            "; a listener answers a request from a non-loopback address only when started \
+             with --lan"
+        };
         return Err(format!(
             "no responders at {to} within {:?}: start `udp-broadcast listen` (same --port), \
-             or wait longer with --wait-ms",
+             or wait longer with --wait-ms{lan_hint}",
             options.wait
         )
         .into());
@@ -257,7 +311,9 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
             continue;
         };
         if seen.insert((name.to_string(), from)) {
-            common::outln!("{name} at {from}")?;
+            // parse_reply already refused control and format characters;
+            // escaping them on output as well costs nothing.
+            common::outln!("{} at {from}", net::printable(name.as_bytes()))?;
         } else {
             debug!("{name} at {from} answered twice");
         }
@@ -325,11 +381,27 @@ mod tests {
     }
 
     #[test]
+    fn only_loopback_without_lan() {
+        for local in ["127.0.0.1", "127.3.2.1", "::1"] {
+            let ip: IpAddr = local.parse().unwrap();
+            assert!(may_answer(ip, false), "{ip}");
+            assert!(may_answer(ip, true), "{ip}");
+        }
+        for remote in ["192.0.2.3", "10.0.0.1", "0.0.0.0", "2001:db8::1"] {
+            let ip: IpAddr = remote.parse().unwrap();
+            assert!(!may_answer(ip, false), "{ip}");
+            assert!(may_answer(ip, true), "{ip}");
+        }
+    }
+
+    #[test]
     fn replies() {
         assert_eq!(parse_reply(b"HERE alpha"), Some("alpha"));
         assert_eq!(parse_reply(b"HERE living room"), Some("living room"));
         assert_eq!(parse_reply(b"HERE "), None);
         assert_eq!(parse_reply(b"HERE \x1b[2J"), None);
+        assert_eq!(parse_reply("HERE admin\u{202e}gnp".as_bytes()), None);
+        assert_eq!(parse_reply("HERE al\u{200b}pha".as_bytes()), None);
         assert_eq!(parse_reply(b"THERE alpha"), None);
         assert_eq!(parse_reply(&[b'H', b'E', b'R', b'E', b' ', 0xff]), None);
     }

@@ -237,12 +237,16 @@ fn discover_across_three_namespaces() {
         wait_for(&["-n", ns, "link", "show", "eth0"], "LOWER_UP");
     }
 
-    // Listeners in a and b, on the default port; discover in c, sent to the
-    // subnet-directed broadcast address.
-    let mut alpha = listener_in(&names[0], &["--name", "alpha"]);
-    let mut beta = listener_in(&names[1], &["--name", "beta"]);
+    // Listeners in a and b, on the default port, with --lan because the
+    // request comes from another host; discover in c, sent to the
+    // subnet-directed broadcast address. Next to alpha, a listener without
+    // --lan, which must ignore the request: it serves only loopback senders.
+    let mut alpha = listener_in(&names[0], &["--name", "alpha", "--lan"]);
+    let mut beta = listener_in(&names[1], &["--name", "beta", "--lan"]);
+    let shy = listener_in(&names[0], &["--name", "shy"]);
     assert_eq!(alpha.addr().to_string(), "0.0.0.0:6550");
     assert_eq!(beta.addr().to_string(), "0.0.0.0:6550");
+    assert_eq!(shy.addr().to_string(), "0.0.0.0:6550");
     let out = run_in(
         &names[2],
         &[
@@ -271,6 +275,12 @@ fn discover_across_three_namespaces() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     alpha.expect_stderr("discovery request from 192.0.2.3:");
     beta.expect_stderr("discovery request from 192.0.2.3:");
+    shy.expect_stderr("ignored 8 bytes from 192.0.2.3:");
+    assert!(
+        !shy.stderr().contains("discovery request from"),
+        "{}",
+        shy.stderr()
+    );
 
     // Ctrl+C works inside a namespace too.
     for listener in [&mut alpha, &mut beta] {
@@ -279,6 +289,21 @@ fn discover_across_three_namespaces() {
         assert!(took <= SHUTDOWN_BUDGET, "took {took:?}");
         assert!(listener.stderr().contains("server closed"));
     }
+
+    // Only shy is left, and it does not answer other hosts: discover fails
+    // and says why that may be.
+    let out = run_in(
+        &names[2],
+        &["discover", "--to", "192.0.2.255", "--wait-ms", "200"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no responders at 192.0.2.255:6550")
+            && stderr.contains("only when started with --lan"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
 
     say(&format!(
         "{TEST}: {found} of 2 listeners found across 3 namespaces (discover --to 192.0.2.255)"

@@ -218,6 +218,59 @@ fn listener_ignores_malformed_datagrams() {
     assert!(!listener.stderr().contains("panicked"));
 }
 
+/// By default a listener says it serves only loopback senders; `--lan` says
+/// it serves everyone, and still answers this machine. (That a listener without
+/// `--lan` ignores other hosts is shown in tests/namespaces.rs, where there
+/// are other hosts to ask from.)
+#[test]
+fn listener_says_whom_it_answers() {
+    let local = first_listener("homebody");
+    local.expect_stderr("as \"homebody\" from loopback addresses only; --lan answers the network");
+
+    let open = Lesson::start(BIN, &["listen", "--port", "0", "--name", "open", "--lan"]);
+    open.expect_stderr("as \"open\" from anyone (--lan)");
+    let port = open.addr().port();
+    let out = discover(port, &["--wait-ms", "5000", "--stop-after", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("open at 127.0.0.1:{port}\n"));
+}
+
+/// Names dressed up with invisible characters (a right-to-left override, a
+/// zero-width space) are refused like control characters: logged, never
+/// printed.
+#[test]
+fn discover_refuses_names_with_invisible_characters() {
+    let fake = UdpSocket::bind("0.0.0.0:0").unwrap();
+    fake.set_read_timeout(Some(WAIT)).unwrap();
+    let port = fake.local_addr().unwrap().port();
+    let mut discover = Lesson::spawn(
+        BIN,
+        &["discover", "--port", &port.to_string(), "--wait-ms", "500"],
+    );
+    let mut buf = [0u8; 2048];
+    let (_, asker) = fake.recv_from(&mut buf).unwrap();
+    for reply in [
+        "HERE admin\u{202e}gnp.exe",
+        "HERE al\u{200b}pha",
+        "HERE \u{feff}beta",
+        "HERE \u{2066}gamma\u{2069}",
+        "HERE honest",
+    ] {
+        fake.send_to(reply.as_bytes(), asker).unwrap();
+    }
+    let status = discover.wait_exit(WAIT);
+    assert_eq!(status.code(), Some(0), "{}", discover.stderr());
+    let line = discover.stdout_line(WAIT).unwrap();
+    assert_eq!(line, format!("honest at 127.0.0.1:{port}"));
+    assert_eq!(discover.stdout_line(Duration::from_millis(50)), None);
+    let log = discover.stderr();
+    assert_eq!(log.matches("not a discovery reply").count(), 4, "{log}");
+    // The log shows them escaped, never raw.
+    for raw in ['\u{202e}', '\u{200b}', '\u{feff}', '\u{2066}'] {
+        assert!(!log.contains(raw), "{raw:?} reached the log: {log}");
+    }
+}
+
 /// discover prints only well-formed replies, once each, and logs the rest.
 /// The "listener" here is the test itself, answering with junk first.
 #[test]
@@ -311,6 +364,15 @@ fn bad_usage_is_one_line_and_exit_2() {
         (&["listen", "--port", "abc"], "'abc' for --port"),
         (&["listen", "--name", ""], "'' for --name"),
         (&["listen", "--name", "a\nb"], "control characters"),
+        (
+            &["listen", "--name", "admin\u{202e}gnp.exe"],
+            "invisible formatting characters such as U+202E",
+        ),
+        (
+            &["listen", "--name", "al\u{200b}pha"],
+            "invisible formatting characters such as U+200B",
+        ),
+        (&["listen", "--lan", "yes"], "yes"),
         (&["listen", "--name", &"x".repeat(65)], "at most 64"),
         (&["discover", "--to", "::1"], "IPv6 has no broadcast"),
         (&["discover", "--to", "lan"], "'lan' for --to"),
@@ -338,6 +400,9 @@ fn help_explains_the_commands_and_the_lan() {
     let listen = text(&run(BIN, &["listen", "--help"], "", WAIT).stdout);
     assert!(listen.contains("[default: 6550]"), "{listen}");
     assert!(listen.contains("SO_REUSEADDR"), "{listen}");
+    for part in ["--lan", "127.0.0.0/8", "reflector", "amplifier"] {
+        assert!(listen.contains(part), "{part:?}:\n{listen}");
+    }
 
     let discover = text(&run(BIN, &["discover", "--help"], "", WAIT).stdout);
     for part in [

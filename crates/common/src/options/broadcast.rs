@@ -3,7 +3,9 @@
 //!
 //! Unlike the other servers, `listen` always binds `0.0.0.0`: a socket bound
 //! to one unicast address such as `127.0.0.1` never sees a datagram sent to a
-//! broadcast address, so there is no `--host`.
+//! broadcast address, so there is no `--host`. To stay safe by default it
+//! still answers only requests from a loopback source address (this
+//! machine); `--lan` lets it answer the network.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -19,6 +21,9 @@ pub const DEFAULT_TO: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
 
 /// The longest `--name`, in characters. A reply must stay small: it is one
 /// datagram, and a responder should not answer a tiny request with a big one.
+/// Even so, 64 characters can be 256 bytes of UTF-8, so the 8-byte request
+/// can draw a 261-byte reply: one reason `listen` answers only this machine
+/// unless given `--lan`.
 pub const MAX_NAME: usize = 64;
 
 const PORT: Flag = Flag::with_default(
@@ -30,8 +35,9 @@ const PORT: Flag = Flag::with_default(
 
 static LISTEN: Spec = Spec {
     name: "listen",
-    about: "bind 0.0.0.0:PORT with SO_REUSEADDR and answer every DISCOVER request with this \
-            listener's name",
+    about: "bind 0.0.0.0:PORT with SO_REUSEADDR and answer each DISCOVER request with this \
+            listener's name. Only requests from a loopback address (127.0.0.0/8, this machine) \
+            are answered unless --lan is given",
     positionals: &[],
     flags: &[
         PORT,
@@ -40,11 +46,19 @@ static LISTEN: Spec = Spec {
             "NAME",
             "what to answer (1-64 printable characters) [default: HOSTNAME-PID]",
         ),
+        Flag::switch(
+            "lan",
+            "answer requests from every address, not only loopback ones. Off by default: an \
+             open listener tells anyone its name (host name and pid by default) and answers an \
+             8-byte request with up to 261 bytes, so forged requests could aim it at a victim \
+             (a reflector and amplifier)",
+        ),
     ],
     examples: &[
         "udp-broadcast listen",
         "udp-broadcast listen --name kitchen",
         "udp-broadcast listen --port 0 --name alpha     # then more listeners on the port it prints",
+        "udp-broadcast listen --lan --name kitchen      # answer other hosts too",
     ],
 };
 
@@ -105,6 +119,8 @@ pub struct ListenOptions {
     pub port: u16,
     /// What this listener answers.
     pub name: String,
+    /// `--lan`: answer requests from any address, not only loopback ones.
+    pub lan: bool,
 }
 
 /// Options of `udp-broadcast discover`.
@@ -143,6 +159,7 @@ impl BroadcastCommand {
             return BroadcastCommand::Listen(ListenOptions {
                 port: m.port("port"),
                 name,
+                lan: m.switch("lan"),
             });
         }
         let port = m.port("port");
@@ -172,7 +189,8 @@ impl BroadcastCommand {
 }
 
 /// Is `name` fit to be a listener's name? 1 to [`MAX_NAME`] characters, none
-/// of them a control character, so that printing it cannot drive a terminal.
+/// of them a control character (printing it must not drive a terminal) or an
+/// invisible format character (it must not pass itself off as another name).
 /// `discover` applies the same check to the names in replies.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
@@ -184,7 +202,25 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err("a name cannot contain control characters".into());
     }
+    if let Some(c) = name.chars().find(|&c| is_invisible_format(c)) {
+        return Err(format!(
+            "a name cannot contain invisible formatting characters such as U+{:04X} \
+             (zero-width and text-direction marks can make one name look like another)",
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// The zero-width characters, the bidirectional marks, embeddings,
+/// overrides and isolates, the word joiner and its kin, and the byte-order
+/// mark: invisible, or able to reorder the text around them on screen.
+/// (`common::net::printable` escapes the same set.)
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
 }
 
 /// `HOSTNAME-PID`: the host tells machines apart, the process id tells apart
@@ -209,6 +245,14 @@ mod tests {
         assert!(check_name("living room").is_ok());
         assert!(check_name("").is_err());
         assert!(check_name("\u{1b}[31mred").is_err());
+        for spoof in [
+            "\u{200b}", "\u{200f}", "\u{202a}", "\u{202e}", "\u{2060}", "\u{2069}", "\u{feff}",
+        ] {
+            let name = format!("kitchen{spoof}");
+            let why = check_name(&name).unwrap_err();
+            assert!(why.contains("invisible formatting"), "{why}");
+        }
+        assert!(check_name("caf\u{e9} \u{4e2d}\u{6587}").is_ok());
         assert!(check_name(&"x".repeat(MAX_NAME)).is_ok());
         assert!(check_name(&"x".repeat(MAX_NAME + 1)).is_err());
         let name = default_name();
@@ -227,6 +271,15 @@ mod tests {
         ] {
             assert!(help.contains(part), "{part}:\n{help}");
         }
-        assert!(LISTEN.help().contains("[default: 6550]"));
+        let listen = LISTEN.help();
+        for part in [
+            "[default: 6550]",
+            "--lan",
+            "127.0.0.0/8",
+            "reflector",
+            "261 bytes",
+        ] {
+            assert!(listen.contains(part), "{part}:\n{listen}");
+        }
     }
 }
