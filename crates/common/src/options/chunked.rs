@@ -215,7 +215,8 @@ static SEND: Spec = Spec {
             "window",
             "N",
             "512",
-            "reliable: most chunks sent and not yet acknowledged (1-4096)",
+            "reliable: most chunks sent and not yet acknowledged (1-4096); the receiver may \
+             grant fewer, as many as its socket buffer holds (see net.core.rmem_max)",
         ),
         Flag::with_default(
             "retries",
