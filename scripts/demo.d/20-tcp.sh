@@ -49,8 +49,11 @@ deadline=$(( $(now_ms) + 5000 ))
 until grep -q 'Message received' "$WORK/cap.a" || [ "$(now_ms)" -gt "$deadline" ]; do sleep 0.01; done
 show "tcp-client --port $SERVER_PORT --message 'I am B'     # A still connected"
 "$BIN/tcp-client" --port "$SERVER_PORT" --message "I am B" >"$WORK/cap.b" 2>&1 7>&-
+status=$?
 cat "$WORK/cap.b"
-expect_contains "B is turned away with one line" "Error: server busy, try again later" "$(cat "$WORK/cap.b")"
+expect_eq "B is turned away: exit code 1" 1 "$status"
+expect_contains "B says the server is busy" "is busy: it serves at most --max-connections" "$(cat "$WORK/cap.b")"
+expect_contains "the server sent its busy line" "server busy, try again later" "$(cat "$SERVER_LOG")"
 exec 7>&-
 wait "$cap_a"
 stop_server "$SERVER_PID" "$SERVER_LOG"
@@ -66,6 +69,7 @@ expect_eq "two lines, two replies on one connection, stops at 'exit'" \
 stop_server "$SERVER_PID" "$SERVER_LOG"
 
 note "three quick writes; the server takes 100 ms per message, so the later ones queue up"
+note "(usually the first read holds the first write alone, and the next read the other two)"
 start_server tcp-server --port 0 --reply echo --delay-ms 100
 show "tcp-client --port $SERVER_PORT --message ping --burst 3 --timeout-ms 400"
 "$BIN/tcp-client" --port "$SERVER_PORT" --message ping --burst 3 --timeout-ms 400 \

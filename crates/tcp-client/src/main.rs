@@ -17,6 +17,11 @@
 //! With `--framing line` on both sides every message ends with a newline and
 //! each one gets its own reply.
 //!
+//! A server that is full (`tcp-threaded-server` past `--max-connections`)
+//! answers with one busy line and hangs up; the client recognises that line
+//! and exits 1 saying the server is busy, rather than print it as a reply.
+//! Whatever the server sends is printed with control characters escaped.
+//!
 //! ## Run it (two terminals)
 //!
 //! ```text
@@ -24,17 +29,24 @@
 //! listening on 127.0.0.1:65432
 //!
 //! terminal 2 $ cargo run -p tcp-client -- --message ping --burst 3
-//! 10:00:57.596 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:60618
-//! 10:00:57.596 INFO  sent 4 bytes
-//! 10:00:57.597 INFO  sent 4 bytes
-//! 10:00:57.597 INFO  sent 4 bytes
-//! 10:00:57.697 INFO  read 18 bytes
-//! Echo: pingpingping
-//! 10:00:59.727 WARN  sent 3 messages but got only 1 reply: several writes were read as one, ...
+//! 10:36:34.197 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:45742
+//! 10:36:34.197 INFO  sent 4 bytes
+//! 10:36:34.197 INFO  sent 4 bytes
+//! 10:36:34.197 INFO  sent 4 bytes
+//! 10:36:34.297 INFO  read 10 bytes
+//! Echo: ping
+//! 10:36:34.398 INFO  read 14 bytes
+//! Echo: pingping
+//! 10:36:36.399 WARN  sent 3 messages but got only 2 replies: several writes were read as one, ...
 //! ```
 //!
-//! Restart the server with `--framing line` and add `--framing line` to the
-//! client: three `Echo: ping` lines.
+//! That is the usual outcome. The server is already waiting in read() when
+//! the first `ping` arrives, so that read returns it alone; during the
+//! 100 ms it then spends on it, the other two land in its buffer and the next
+//! read takes both. Now and then the server reaches its first read only after
+//! all three are there, and one `Echo: pingpingping` comes back: TCP promises
+//! neither. Restart the server with `--framing line` and add `--framing line`
+//! to the client: three `Echo: ping` lines, every time.
 //!
 //! ## Read in this order
 //!
@@ -48,7 +60,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 
 use common::net;
-use common::options::tcp::{Framing, TcpClientOptions, MAX_BUFFER};
+use common::options::tcp::{is_busy_line, Framing, TcpClientOptions, MAX_BUFFER, MAX_REPLY};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -136,7 +148,12 @@ fn exchange(
     }
     for count in 1..=options.burst {
         match read_reply(reader, options) {
-            Ok(reply) => common::outln!("{reply}")?,
+            // The threaded server's line to a client past its cap: no
+            // answer, but a refusal.
+            Ok(reply) if is_busy_line(&reply) => return Err(busy_error(options)),
+            // The bytes are the server's, not ours: printed with control
+            // characters escaped, so they cannot drive the terminal.
+            Ok(reply) => common::outln!("{}", net::printable(&reply))?,
             // Raw framing: after the first reply, silence may just mean the
             // server read several of our messages as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
@@ -178,12 +195,13 @@ fn send_message(
     Ok(())
 }
 
-/// Read one reply. Raw framing: whatever one read() returns (like the
-/// tutorial's recv(1024)). Line framing: up to the next newline.
+/// Read one reply, as bytes, without its final newline. Raw framing:
+/// whatever one read() returns (like the tutorial's recv(1024)). Line
+/// framing: up to the next newline.
 fn read_reply(
     reader: &mut BufReader<&TcpStream>,
     options: &TcpClientOptions,
-) -> io::Result<String> {
+) -> io::Result<Vec<u8>> {
     match options.framing {
         Framing::Raw => {
             // recv(): at most one read of whatever has arrived.
@@ -191,19 +209,22 @@ fn read_reply(
             if received.is_empty() {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            let reply = String::from_utf8_lossy(received).into_owned();
-            let len = received.len();
-            reader.consume(len);
-            info!("read {len} bytes");
-            Ok(reply.trim_end_matches('\n').to_string())
+            let mut reply = received.to_vec();
+            reader.consume(reply.len());
+            info!("read {} bytes", reply.len());
+            while reply.last() == Some(&b'\n') {
+                reply.pop();
+            }
+            Ok(reply)
         }
         Framing::Line => {
             // read_until() reads as often as needed to reach the newline; the
-            // take() caps how much a server can make us hold.
+            // take() caps how much a server can make us hold: MAX_REPLY, the
+            // longest reply our servers send, and the newline.
             let mut line = Vec::new();
             let read = reader
                 .by_ref()
-                .take(MAX_BUFFER as u64)
+                .take(MAX_REPLY as u64 + 1)
                 .read_until(b'\n', &mut line);
             match read {
                 Err(e) if net::is_timeout(&e) && !line.is_empty() => {
@@ -216,11 +237,23 @@ fn read_reply(
                     ))
                 }
                 Err(e) => return Err(e),
+                Ok(_) if line.len() > MAX_REPLY && !line.ends_with(b"\n") => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "reply longer than {MAX_REPLY} bytes with no newline, more than \
+                             any lesson server sends; gave up on it"
+                        ),
+                    ))
+                }
                 Ok(_) if !line.ends_with(b"\n") => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(_) => {}
             }
             line.pop();
-            Ok(String::from_utf8_lossy(&line).into_owned())
+            if line.ends_with(b"\r") {
+                line.pop(); // a server that ends its lines with \r\n
+            }
+            Ok(line)
         }
     }
 }
@@ -251,6 +284,11 @@ fn check_unasked(
         }
     };
     stream.set_nonblocking(false)?;
+    if is_busy_line(&unasked) {
+        // Turned away before we said a word (the line came in time).
+        return Err(busy_error(options));
+    }
+    // preview() escapes control characters as printable() does (and quotes).
     let said = net::preview(&String::from_utf8_lossy(&unasked));
     match result {
         Ok(true) if unasked.is_empty() => Ok(()),
@@ -289,6 +327,16 @@ fn connect_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error>
     .into()
 }
 
+/// The threaded server turned us away: every one of its slots is taken.
+fn busy_error(options: &TcpClientOptions) -> Box<dyn Error> {
+    format!(
+        "the server at {} is busy: it serves at most --max-connections clients at once, and \
+         that many are connected. Try again later (or start it with a larger --max-connections)",
+        options.server
+    )
+    .into()
+}
+
 /// What a failed send or receive means for the connection.
 fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
     let server = options.server;
@@ -307,6 +355,7 @@ fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
             format!("the server at {server} reset the connection (it crashed or dropped us)").into()
         }
+        io::ErrorKind::InvalidData => format!("bad reply from {server}: {error}").into(),
         io::ErrorKind::BrokenPipe => {
             format!("the server at {server} has closed the connection; nothing more can be sent")
                 .into()

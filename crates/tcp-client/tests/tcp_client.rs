@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use common::options::tcp::{BUSY_LINE, MAX_REPLY};
 use common::testing::{run, WAIT};
 use socket2::{Domain, SockRef, Socket, Type};
 
@@ -410,4 +411,105 @@ fn unasked_bytes_are_not_taken_for_a_reply() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(stdout(&out), "Echo: first\nEcho: second\n");
     assert!(err.contains("unasked: \"note: extra\\n\""), "{err}");
+}
+
+/// A peer that answers the first message with `reply` and hangs up.
+fn one_reply_peer(reply: &'static [u8]) -> (String, JoinHandle<()>) {
+    peer("127.0.0.1", move |mut stream| {
+        let _ = stream.read(&mut [0u8; 64]);
+        let _ = stream.write_all(reply);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        // Read on until the client goes, so its bytes are never left unread.
+        let _ = stream.read_to_end(&mut Vec::new());
+    })
+}
+
+/// The busy line, when it comes as the reply, is a refusal and not an
+/// answer: exit 1, saying the server is busy, nothing on stdout. In both
+/// framings (the server sends it with a newline either way).
+#[test]
+fn busy_line_as_the_reply_is_an_error() {
+    for framing in ["raw", "line"] {
+        let (port, server) = one_reply_peer(BUSY_LINE.as_bytes());
+        expect_failure(
+            &["--port", &port, "--message", "hi", "--framing", framing],
+            &format!("the server at 127.0.0.1:{port} is busy"),
+        );
+        server.join().unwrap();
+    }
+}
+
+/// The busy line that arrives before the client has sent anything (the
+/// server turned it away at accept) is recognised too.
+#[test]
+fn busy_line_unasked_is_an_error() {
+    let (port, server) = peer("127.0.0.1", |stream| {
+        (&stream).write_all(BUSY_LINE.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let mut child = Command::new(CLIENT)
+        .args(["--port", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The line is typed only once the server has said it and hung up.
+    server.join().unwrap();
+    stdin.write_all(b"hello?\n").unwrap();
+    drop(stdin);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let out = rx.recv_timeout(WAIT).expect("the client did not finish");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is busy: it serves at most"), "{err}");
+    assert!(stdout(&out).is_empty());
+}
+
+/// A reply is the server's bytes, not ours to pass to the terminal as they
+/// are: an escape sequence or a bidi override is printed escaped. (Line
+/// framing also drops a `\r` before the newline.)
+#[test]
+fn replies_are_printed_with_control_characters_escaped() {
+    for framing in ["raw", "line"] {
+        let (port, server) = one_reply_peer(b"\x1b]0;pwned\x07 a\xe2\x80\xaeb\r\n");
+        let out = run(
+            CLIENT,
+            &["--port", &port, "--message", "hi", "--framing", framing],
+            "",
+            WAIT,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let expected = if framing == "raw" {
+            "\\u{1b}]0;pwned\\u{7} a\\u{202e}b\\u{d}\n"
+        } else {
+            "\\u{1b}]0;pwned\\u{7} a\\u{202e}b\n"
+        };
+        assert_eq!(stdout(&out), expected, "{framing}");
+        server.join().unwrap();
+    }
+}
+
+/// Line framing: a reply of MAX_REPLY bytes (room for anything a lesson
+/// server sends) is printed; one byte more is reported as too long, not as
+/// a server that closed without replying.
+#[test]
+fn reply_length_limit_in_line_framing() {
+    for (len, fits) in [(MAX_REPLY, true), (MAX_REPLY + 1, false)] {
+        let mut reply = vec![b'x'; len];
+        reply.push(b'\n');
+        let reply: &'static [u8] = reply.leak();
+        let (port, server) = one_reply_peer(reply);
+        let args = ["--port", &port, "--message", "hi", "--framing", "line"];
+        if fits {
+            let out = run(CLIENT, &args, "", WAIT);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert_eq!(out.stdout.len(), len + 1);
+        } else {
+            expect_failure(&args, &format!("reply longer than {MAX_REPLY} bytes"));
+        }
+        server.join().unwrap();
+    }
 }

@@ -1,29 +1,29 @@
 //! # tcp-server: the sequential TCP server
 //!
-//! A TCP server in its plainest form. It binds a socket, listens, accepts one
-//! client, answers every message that client sends until it hangs up, and
-//! only then accepts the next client.
-//!
-//! TCP has connections, so the server holds one socket per client, and a
-//! server that serves one client at a time makes everyone else wait: the
-//! kernel completes their handshakes and queues them (the `--backlog`), but
-//! nobody reads from them until the client in hand leaves. `--idle-timeout-ms`
-//! closes a client that goes quiet, so it cannot hold the server for ever.
+//! `tcp-server` is a TCP server in its plainest form. It binds a socket,
+//! listens, accepts one client, answers every message that client sends
+//! until it hangs up, and only then accepts the next one.
 //! `tcp-threaded-server` is the same program plus one thread per client, at
-//! most `--max-connections` of them; `diff` the two files.
+//! most `--max-connections` of them, so the next client is accepted at once.
+//! `diff` the two files: they differ only where the threads come in.
 //!
-//! Why a cap? A thread per connection is the simplest way to serve many
-//! clients, but each thread costs a stack and scheduler time. A server that
-//! spawns one for every connection lets anyone who can open connections make
-//! it spawn threads until memory runs out. (The Rust book's web server
-//! chapter says the same before building a thread pool.) Past the cap the
-//! threaded server answers one `Error: server busy` line and hangs up.
+//! TCP has connections, so a server holds one socket per client. While the
+//! sequential server serves one, the others wait: the kernel completes their
+//! handshakes and queues them (the `--backlog`), but nobody reads from them.
+//! `--idle-timeout-ms` closes a client that stays silent that long, freeing
+//! the server from a forgotten connection; a client that keeps talking still
+//! holds it, for as long as it likes. That is what the threads fix.
+//!
+//! Why a cap? Each thread costs a stack and scheduler time, and a server
+//! that spawns one per connection lets anyone who opens connections make it
+//! spawn threads until memory runs out (the Rust book says so before its
+//! thread pool). Past the cap: one `Error: server busy` line, then hang up.
 //!
 //! TCP is a stream of bytes, not of messages (UDP keeps each datagram whole).
-//! With `--framing raw`, the default, whatever one `read()` returns counts as
-//! one message: that is what the tutorial does, and what its client expects
-//! (it sends `Hello, Server!` with no newline, then waits). With
-//! `--framing line` a message ends at a newline, and so does every reply.
+//! With `--framing raw`, the default, one `read()` is one message, as in the
+//! tutorial, whose client sends `Hello, Server!` with no newline and waits.
+//! With `--framing line` a message ends at a newline, and so does every
+//! reply; `--reply echo --framing line` (on the client too) shows it.
 //!
 //! ## Run it (two terminals)
 //!
@@ -40,9 +40,9 @@
 //! 10:20:31.018 INFO  127.0.0.1:51622: closed (the client hung up)
 //! ```
 //!
-//! Try `--reply echo --framing line` (and the same `--framing` on the client),
-//! or keep one `tcp-client` open at its prompt while another tries to talk.
-//! Ctrl+C stops the server: it logs `server closed` and exits 0.
+//! Keep one `tcp-client` open at its prompt and send from another one:
+//! `tcp-server` answers it only once the first leaves or falls silent,
+//! `tcp-threaded-server` at once. Ctrl+C logs `server closed`, exits 0.
 //!
 //! ## Read in this order
 //!
@@ -51,7 +51,7 @@
 //! `answer` (decode, reply) → `send_all` (send until all is sent).
 
 use std::error::Error;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -347,9 +347,27 @@ fn send_all(
     Ok(())
 }
 
-/// Tell the client in one line why we hang up. Best effort: we are closing
-/// anyway, so a client that cannot take the line does not hold us up.
+/// Tell the client in one line why we hang up, and get ready to close.
+/// Best effort and never a wait (the accept loop calls this too): the socket
+/// goes non-blocking, so a client that cannot take the line does not hold
+/// us up.
 fn hang_up(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
+    let _ = stream.set_nonblocking(true);
     let _ = stream.write(format!("Error: {reason}\n").as_bytes());
+    // shutdown(SHUT_WR): a FIN goes out right after the line, "nothing more
+    // from us", while we can still read.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    // close() with unread bytes in the receive buffer sends a reset (RST)
+    // instead of a normal close, and a reset can cost the client our line.
+    // So read and throw away what the client has sent already (at most
+    // 64 KiB). Bytes that come later still meet a reset: waiting for them
+    // would hold up the accept loop.
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
     warn!("{peer}: {reason}");
 }

@@ -126,3 +126,28 @@ fn idle_client_is_let_go() {
     let b_connected = log.find(&format!("{b_name}: connected")).unwrap();
     assert!(a_closed < b_connected, "{log}");
 }
+
+/// The idle timeout frees the server from a silent client only. A client
+/// that sends a message more often than `--idle-timeout-ms` is never idle,
+/// and holds the sequential server for as long as it likes: here A talks
+/// every 100 ms for four times the 200 ms timeout, and B, queued all that
+/// time, is answered only after A leaves. (The threaded server fixes this.)
+#[test]
+fn chatty_client_holds_the_server_past_the_idle_timeout() {
+    let server = Lesson::start(BIN, &["--port", "0", "--idle-timeout-ms", "200"]);
+    let mut a = connect(server.addr());
+    a.write_all(b"A").unwrap();
+    expect_bytes(&mut a, "Message received");
+    let mut b = connect(server.addr());
+    b.write_all(b"B").unwrap();
+    for _ in 0..8 {
+        // A behaviour, not a wait for readiness: one message per 100 ms.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        a.write_all(b"still here").unwrap();
+        expect_bytes(&mut a, "Message received");
+    }
+    assert_nothing_yet(&b, "B while A keeps talking");
+    drop(a);
+    expect_bytes(&mut b, "Message received");
+    assert!(!server.stderr().contains("idle for too long"));
+}

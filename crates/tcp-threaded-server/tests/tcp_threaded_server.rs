@@ -1,7 +1,7 @@
 //! tcp-threaded-server, run for real on 127.0.0.1 (and ::1), port 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use common::testing::tcp_server::{
@@ -165,4 +165,34 @@ fn accept_errors_are_survived() {
     drop(open);
     served_again(server.addr());
     assert!(!server.stderr().contains("panicked"));
+}
+
+/// Clients turned away after they have already sent a request get the busy
+/// line and then a normal close (FIN), not a reset: the server reads what
+/// is queued before it closes, and shuts down its sending side right after
+/// the line. (Closing with unread bytes would send RST.) The 50 clients
+/// connect and send before reading, so their requests are queued when the
+/// server reaches them.
+#[test]
+fn busy_clients_get_the_line_and_a_clean_close() {
+    let server = Lesson::start(BIN, &["--port", "0", "--max-connections", "1"]);
+    let mut holder = connect(server.addr());
+    holder.write_all(b"I hold the slot").unwrap();
+    expect_bytes(&mut holder, "Message received");
+    let mut waiting: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut stream = connect(server.addr());
+            stream.write_all(b"me too?").unwrap();
+            stream
+        })
+        .collect();
+    for (i, stream) in waiting.iter_mut().enumerate() {
+        let mut said = Vec::new();
+        let end = stream.read_to_end(&mut said);
+        assert_eq!(String::from_utf8_lossy(&said), BUSY, "client {i}");
+        assert!(end.is_ok(), "client {i}: {end:?} instead of a clean close");
+    }
+    // The holder was served all along, and still is.
+    holder.write_all(b"still mine").unwrap();
+    expect_bytes(&mut holder, "Message received");
 }

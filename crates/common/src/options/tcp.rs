@@ -17,6 +17,30 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:65432";
 /// The largest `--buffer-size`: one read of 64 KiB, or a line that long.
 pub const MAX_BUFFER: usize = 65_536;
 
+/// The longest reply line `tcp-client` takes in line framing, newline not
+/// counted. It is sized from the servers' own limit, so that every reply a
+/// server can send fits: a message is at most [`MAX_BUFFER`] bytes, the
+/// longest prefix is `Server acknowledges: ` (21 bytes), and upper-casing can
+/// make UTF-8 text up to three times longer (`ΐ`, 2 bytes, becomes `Ϊ́`, 6).
+pub const MAX_REPLY: usize = 3 * MAX_BUFFER + 64;
+
+/// Why `tcp-threaded-server` turns a client away: it already serves
+/// `--max-connections` clients. The server's `hang_up` sends it as
+/// [`BUSY_LINE`].
+pub const BUSY_REASON: &str = "server busy, try again later";
+
+/// The one line a client past `--max-connections` receives before the server
+/// hangs up. Part of the protocol: `tcp-client` recognises it, as a reply or
+/// as bytes that came unasked, and reports a busy server instead of taking
+/// the line for an answer.
+pub const BUSY_LINE: &str = "Error: server busy, try again later\n";
+
+/// `true` if `bytes` are [`BUSY_LINE`], with or without its newline.
+pub fn is_busy_line(bytes: &[u8]) -> bool {
+    let line = BUSY_LINE.as_bytes();
+    bytes == line || Some(bytes) == line.strip_suffix(b"\n")
+}
+
 /// How a TCP peer tells where one message ends and the next begins.
 ///
 /// TCP carries a stream of bytes, not messages: two `write`s can reach the
@@ -261,6 +285,43 @@ mod tests {
         }
         assert!("lines".parse::<Framing>().is_err());
         assert_eq!(Framing::default(), Framing::Raw);
+    }
+
+    #[test]
+    fn busy_line_is_the_busy_reason() {
+        assert_eq!(BUSY_LINE, format!("Error: {BUSY_REASON}\n"));
+        assert!(is_busy_line(BUSY_LINE.as_bytes()));
+        assert!(is_busy_line(b"Error: server busy, try again later"));
+        assert!(!is_busy_line(b"Echo: Error: server busy, try again later"));
+        assert!(!is_busy_line(b""));
+    }
+
+    /// Every reply a server can send to a message of `MAX_BUFFER` bytes fits
+    /// in the client's `MAX_REPLY`.
+    #[test]
+    fn the_longest_reply_fits_the_client() {
+        use crate::reply::Reply;
+        // No character grows more than threefold when upper-cased.
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let upper: usize = c.to_uppercase().map(char::len_utf8).sum();
+            assert!(upper <= 3 * c.len_utf8(), "{c:?}");
+        }
+        let plain = "x".repeat(MAX_BUFFER);
+        let growing = "\u{390}".repeat(MAX_BUFFER / 2);
+        assert_eq!(growing.len(), MAX_BUFFER);
+        for reply in [
+            Reply::Received,
+            Reply::Ack,
+            Reply::Echo,
+            Reply::Upper,
+            Reply::Command,
+        ] {
+            for message in [&plain, &growing] {
+                let len = reply.respond(message).len();
+                assert!(len <= MAX_REPLY, "{reply}: {len} bytes");
+            }
+        }
+        assert!(Reply::Upper.respond(&growing).len() > 3 * MAX_BUFFER);
     }
 
     #[test]

@@ -15,8 +15,9 @@ use super::{run, Lesson, WAIT};
 /// Exit within this long of SIGINT or SIGTERM.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
 
-/// What the threaded server says past its connection cap.
-pub const BUSY: &str = "Error: server busy, try again later\n";
+/// What the threaded server says past its connection cap (the protocol's
+/// own constant, which `tcp-client` recognises).
+pub const BUSY: &str = crate::options::tcp::BUSY_LINE;
 /// What both servers say before closing a quiet connection.
 pub const IDLE: &str = "Error: idle for too long, closing\n";
 /// What both servers say to the clients they hang up on at Ctrl+C.
