@@ -43,9 +43,11 @@ impl Shutdown {
         let signals = AtomicUsize::new(0);
         ctrlc::set_handler(move || {
             if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-                // The flag first: a loop woken by the signal looks at it at once.
-                flag.request();
+                // Log first, then set the flag: once the flag is set the
+                // server may log `server closed` and exit at any moment, and
+                // this line must come before that one, not after or never.
                 warn!("shutting down (press Ctrl+C again to stop at once)");
+                flag.request();
             } else {
                 eprintln!("second interrupt: exiting now");
                 std::process::exit(FORCED_EXIT);
