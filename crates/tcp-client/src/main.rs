@@ -40,12 +40,12 @@
 //! 10:36:36.399 WARN  sent 3 messages but got only 2 replies: several writes were read as one, ...
 //! ```
 //!
-//! That is the usual outcome. The server is already waiting in read() when
+//! That is one of two common outcomes. If the server is already waiting in read() when
 //! the first `ping` arrives, so that read returns it alone; during the
 //! 100 ms it then spends on it, the other two land in its buffer and the next
-//! read takes both. Now and then the server reaches its first read only after
-//! all three are there, and one `Echo: pingpingping` comes back: TCP promises
-//! neither. Restart the server with `--framing line` and add `--framing line`
+//! read takes both. If it reaches its first read only after all three are
+//! there, one `Echo: pingpingping` comes back. Which you get depends on timing
+//! alone: TCP promises neither. Restart the server with `--framing line` and add `--framing line`
 //! to the client: three `Echo: ping` lines, every time.
 //!
 //! ## Read in this order
