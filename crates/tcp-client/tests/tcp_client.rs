@@ -5,13 +5,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::options::tcp::{BUSY_LINE, MAX_REPLY};
-use common::testing::{run, WAIT};
+use common::testing::{finish, run, spawn_piped, WAIT};
 use socket2::{Domain, SockRef, Socket, Type};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
@@ -326,13 +325,7 @@ fn goodbye_line_is_not_a_reply() {
             .write_all(b"Error: idle for too long, closing\n")
             .unwrap();
     });
-    let mut child = Command::new(CLIENT)
-        .args(["--port", &port, "--framing", "line"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(CLIENT, &["--port", &port, "--framing", "line"]);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"first\n").unwrap();
     // The second line is typed only after the server has said goodbye and
@@ -340,9 +333,7 @@ fn goodbye_line_is_not_a_reply() {
     server.join().unwrap();
     stdin.write_all(b"second\n").unwrap();
     drop(stdin);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
-    let out = rx.recv_timeout(WAIT).expect("the client did not finish");
+    let out = finish(child, WAIT);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(stdout(&out), "Echo: first\n");
@@ -447,21 +438,13 @@ fn busy_line_unasked_is_an_error() {
         (&stream).write_all(BUSY_LINE.as_bytes()).unwrap();
         stream.shutdown(std::net::Shutdown::Write).unwrap();
     });
-    let mut child = Command::new(CLIENT)
-        .args(["--port", &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(CLIENT, &["--port", &port]);
     let mut stdin = child.stdin.take().unwrap();
     // The line is typed only once the server has said it and hung up.
     server.join().unwrap();
     stdin.write_all(b"hello?\n").unwrap();
     drop(stdin);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
-    let out = rx.recv_timeout(WAIT).expect("the client did not finish");
+    let out = finish(child, WAIT);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("is busy: it serves at most"), "{err}");

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 
-use common::testing::{run, WAIT};
+use common::testing::{finish, run, spawn_piped, WAIT};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
 
@@ -86,20 +86,14 @@ fn interactive_ends_at_end_of_input() {
 #[test]
 fn stdin_bytes_are_sent_as_they_are() {
     let (port, server) = peer("127.0.0.1", "", 1);
-    let mut child = Command::new(CLIENT)
-        .args(["--port", &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(CLIENT, &["--port", &port]);
     child
         .stdin
         .take()
         .unwrap()
         .write_all(b"\xff\xfeA\r\n")
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, WAIT);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(server.join().unwrap(), ["\u{fffd}\u{fffd}A"]);
 }
@@ -197,19 +191,13 @@ fn a_late_duplicate_reply_is_not_the_next_answer() {
         let (_, from) = peer.recv_from(&mut buf).unwrap();
         peer.send_to(b"reply 2", from).unwrap();
     });
-    let mut child = Command::new(CLIENT)
-        .args(["--port", &port, "--timeout-ms", "5000"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(CLIENT, &["--port", &port, "--timeout-ms", "5000"]);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"first\n").unwrap();
     duplicate_queued.recv_timeout(WAIT).unwrap();
     stdin.write_all(b"second\n").unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, WAIT);
     server.join().unwrap();
     assert_eq!(stdout(&out), "reply 1\nreply 2\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("dropping a late reply"));
@@ -266,7 +254,7 @@ fn closed_stdout_is_an_error_not_a_panic() {
         .spawn()
         .unwrap();
     drop(child.stdout.take()); // the reader goes away before the reply
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -195,21 +195,22 @@ impl Drop for Lesson {
     }
 }
 
-/// Run a program to completion with `stdin` as its input; kill it and panic
-/// if it takes longer than `timeout`.
-pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
-    let mut child = Command::new(bin)
+/// Start `bin` with stdin, stdout and stderr all piped, for a test that
+/// feeds stdin in steps. Collect it with [`finish`].
+pub fn spawn_piped(bin: &str, args: &[&str]) -> Child {
+    Command::new(bin)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.to_string();
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+}
+
+/// Wait for a child started by [`spawn_piped`] and collect its output; kill
+/// it and panic if it takes longer than `timeout`, so a hung program fails
+/// the test instead of hanging CI.
+pub fn finish(child: Child, timeout: Duration) -> Output {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -221,10 +222,53 @@ pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
         unsafe {
             libc::kill(pid as libc::pid_t, libc::SIGKILL)
         };
-        panic!("{bin} {args:?} did not finish within {timeout:?}")
+        panic!("pid {pid} did not finish within {timeout:?}")
     });
-    let _ = writer.join();
     output.unwrap()
+}
+
+/// Run a program to completion with `stdin` as its input; kill it and panic
+/// if it takes longer than `timeout`.
+pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
+    let mut child = spawn_piped(bin, args);
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.to_string();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let output = finish(child, timeout);
+    let _ = writer.join();
+    output
+}
+
+/// SIGTERM is a graceful stop too (ctrlc's `termination` feature).
+pub fn terminate_idle(bin: &str) {
+    let mut server = Lesson::start(bin, &["--port", "0"]);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(WAIT).code(), Some(0));
+    assert!(server.stderr().contains("server closed"));
+}
+
+/// Each command line is a usage mistake: exit 2, and exactly one line on
+/// stderr that contains `named` (the bad value).
+pub fn expect_usage_errors(bin: &str, cases: &[(&[&str], &str)]) {
+    for (args, named) in cases {
+        let out = run(bin, args, "", WAIT);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+/// `--help` exits 0 and its text contains every one of `parts`.
+pub fn expect_help(bin: &str, parts: &[&str]) {
+    let help = run(bin, &["--help"], "", WAIT);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0));
+    for part in parts {
+        assert!(text.contains(part), "--help lacks {part:?}:\n{text}");
+    }
 }
 
 /// A UDP socket of the same family as `server`, on an ephemeral port, with a

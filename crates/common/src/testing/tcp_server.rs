@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockRef, Socket, Type};
 
-use super::{run, Lesson, WAIT};
+pub use super::terminate_idle;
+use super::{expect_help, expect_usage_errors, run, Lesson, WAIT};
 
 /// Exit within this long of SIGINT or SIGTERM.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
@@ -412,14 +413,6 @@ pub fn interrupt_with_clients(bin: &str) {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// SIGTERM is a graceful stop too (ctrlc's `termination` feature).
-pub fn terminate_idle(bin: &str) {
-    let mut server = Lesson::start(bin, &["--port", "0"]);
-    server.signal(libc::SIGTERM);
-    assert_eq!(server.wait_exit(WAIT).code(), Some(0));
-    assert!(server.stderr().contains("server closed"));
-}
-
 /// Bad flags: exit 2, one line that names the bad value; `--help` works.
 pub fn bad_flags(bin: &str) {
     let cases: &[(&[&str], &str)] = &[
@@ -436,27 +429,19 @@ pub fn bad_flags(bin: &str) {
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
     ];
-    for (args, named) in cases {
-        let out = run(bin, args, "", WAIT);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains(named), "{args:?}: {stderr}");
-    }
-    let help = run(bin, &["--help"], "", WAIT);
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert_eq!(help.status.code(), Some(0));
-    for part in [
-        "--port PORT",
-        "[default: 65432]",
-        "--reply MODE",
-        "--framing KIND",
-        "--backlog N",
-        "--idle-timeout-ms MS",
-        "Examples:",
-    ] {
-        assert!(text.contains(part), "--help lacks {part:?}:\n{text}");
-    }
+    expect_usage_errors(bin, cases);
+    expect_help(
+        bin,
+        &[
+            "--port PORT",
+            "[default: 65432]",
+            "--reply MODE",
+            "--framing KIND",
+            "--backlog N",
+            "--idle-timeout-ms MS",
+            "Examples:",
+        ],
+    );
 }
 
 /// A port that another server listens on: exit 1, the address named,

@@ -5,7 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{run, udp_request, udp_socket_for, udp_text, udp_text_with_retries, Lesson, WAIT};
+pub use super::terminate_idle;
+use super::{
+    expect_help, expect_usage_errors, run, udp_request, udp_socket_for, udp_text,
+    udp_text_with_retries, Lesson, WAIT,
+};
 
 /// Exit within this long of SIGINT or SIGTERM.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
@@ -128,14 +132,6 @@ pub fn interrupt_mid_request(bin: &str) {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// SIGTERM is a graceful stop too (ctrlc's `termination` feature).
-pub fn terminate_idle(bin: &str) {
-    let mut server = Lesson::start(bin, &["--port", "0"]);
-    server.signal(libc::SIGTERM);
-    assert_eq!(server.wait_exit(WAIT).code(), Some(0));
-    assert!(server.stderr().contains("server closed"));
-}
-
 /// Bad flags: exit 2, one line that names the bad value.
 pub fn bad_flags(bin: &str) {
     let cases: &[(&[&str], &str)] = &[
@@ -149,24 +145,16 @@ pub fn bad_flags(bin: &str) {
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
     ];
-    for (args, named) in cases {
-        let out = run(bin, args, "", WAIT);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains(named), "{args:?}: {stderr}");
-    }
-    let help = run(bin, &["--help"], "", WAIT);
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert_eq!(help.status.code(), Some(0));
-    for part in [
-        "--port PORT",
-        "[default: 6532]",
-        "--reply MODE",
-        "Examples:",
-    ] {
-        assert!(text.contains(part), "--help lacks {part:?}:\n{text}");
-    }
+    expect_usage_errors(bin, cases);
+    expect_help(
+        bin,
+        &[
+            "--port PORT",
+            "[default: 6532]",
+            "--reply MODE",
+            "Examples:",
+        ],
+    );
 }
 
 /// A port that is taken: exit 1, the address named, `--port 0` suggested.
