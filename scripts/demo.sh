@@ -8,8 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-printf 'Building the workspace once (cargo build --workspace --bins)...\n'
-cargo build --workspace --bins --quiet || exit 1
+printf 'Building the workspace once (cargo build --workspace --bins --examples)...\n'
+cargo build --workspace --bins --examples --quiet || exit 1
 
 source scripts/lib.sh
 demo_start=$(now_ms)

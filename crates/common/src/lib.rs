@@ -65,3 +65,19 @@ pub fn finish(result: Result<(), Box<dyn Error>>) -> ExitCode {
         }
     }
 }
+
+/// `1 try`, `3 tries`: a count with its noun in the right number, for the
+/// summaries a student reads (`after 1 tries` reads as a bug).
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn singular_and_plural() {
+        assert_eq!(super::count(1, "try", "tries"), "1 try");
+        assert_eq!(super::count(0, "try", "tries"), "0 tries");
+        assert_eq!(super::count(3, "chunk", "chunks"), "3 chunks");
+    }
+}

@@ -323,3 +323,53 @@ pub fn udp_text_with_retries(server: SocketAddr, message: &str) -> String {
 pub fn udp_text(server: SocketAddr, message: &str) -> String {
     String::from_utf8(udp_request(server, message.as_bytes())).unwrap()
 }
+
+/// The path of a lesson crate's example program (`crates/X/examples/NAME.rs`),
+/// the tutorial's own program in Rust.
+///
+/// `cargo test` builds every example of the packages it tests, beside their
+/// binaries in `target/<profile>/examples/`. A test cannot build it itself:
+/// cargo holds the build lock while the tests run. So this only finds it,
+/// and fails with the command to run when it is missing or older than its
+/// source (after `cargo test --test NAME`, which builds no examples).
+pub fn example(package_dir: &str, name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test binary> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let source = std::path::Path::new(package_dir)
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let edited = std::fs::metadata(&source).and_then(|m| m.modified());
+    match (built, edited) {
+        (Ok(built), Ok(edited)) if built >= edited => {}
+        _ => panic!(
+            "the example {name} is not built, or older than {}: run `cargo test` \
+             without --test, or `cargo build --examples` first",
+            source.display()
+        ),
+    }
+    path.to_string_lossy().into_owned()
+}
+
+/// `python3`, if this machine has it. A test that needs it returns early
+/// when this is `None`, after printing why, so `cargo test --workspace`
+/// passes with only a Rust toolchain.
+pub fn python3(test: &str) -> Option<&'static str> {
+    let found = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if found {
+        Some("python3")
+    } else {
+        eprintln!("skipped {test}: python3 is not installed");
+        None
+    }
+}
