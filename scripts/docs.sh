@@ -2,7 +2,9 @@
 # Keep the docs honest.
 #
 #   scripts/docs.sh --check   fail if docs/threading.md's diffs differ from the code,
-#                             or if any relative link in README.md or docs/ is dead
+#                             if any relative link in README.md or docs/ is dead, or if
+#                             a lesson page is not tutorial -> break it -> full lesson
+#                             with a real test behind every "break it" experiment
 #   scripts/docs.sh --fix     rewrite the diff blocks in docs/threading.md from the code
 #
 # The diff blocks sit between `<!-- BEGIN diff NAME -->` and `<!-- END diff NAME -->`.
@@ -11,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---check}
 doc=docs/threading.md
+LESSONS="udp-server udp-client udp-threaded-server tcp-server tcp-client tcp-threaded-server
+         udp-chunked-transfer udp-broadcast"
 
 # The block for one pair: a unified diff with stable labels, fenced.
 block() {
@@ -58,7 +62,29 @@ case "$mode" in
         fi
       done < <(grep -o '\]([^)]*)' "$md" | sed 's/^\](//; s/)$//')
     done
-    [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves" ;;
+    # Every lesson page: the tutorial's program, then "Break it", then the
+    # full lesson. Each experiment in "Break it" names the test that shows
+    # the break (against the example) and the one that shows the fix
+    # (against the lesson); both must exist. See scripts/breakit.awk.
+    experiments=0
+    for lesson in $LESSONS; do
+      md=docs/$lesson.md
+      while IFS= read -r line; do
+        case "$line" in
+          REF\ *)
+            set -- $line
+            experiments=$((experiments + 1))
+            if [ ! -f "$3" ]; then
+              echo "$2: no such test file: $3"; status=1
+            elif ! grep -q "fn $4(" "$3"; then
+              echo "$2: $3 has no test fn $4"; status=1
+            fi ;;
+          *) echo "$line"; status=1 ;;
+        esac
+      done < <(awk -f scripts/breakit.awk "$md")
+    done
+    [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves," \
+      "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)" ;;
   *) echo "usage: scripts/docs.sh --check | --fix" >&2; exit 2 ;;
 esac
 exit "$status"

@@ -1,6 +1,8 @@
 //! The workspace's docs stay true to its code: the sequential→threaded diffs
 //! shown in docs/threading.md are regenerated and compared, and every
-//! relative link in README.md and docs/ must resolve (scripts/docs.sh).
+//! relative link in README.md and docs/ must resolve, and every lesson page
+//! goes tutorial → break it → full lesson with a test behind each experiment
+//! (scripts/docs.sh).
 
 use std::path::Path;
 use std::process::Command;
