@@ -18,7 +18,7 @@ fn main() -> io::Result<()> {
     // The tutorial's `port=8080` parameter; here the first argument.
     let port: u16 = match std::env::args().nth(1) {
         Some(arg) => arg.parse().map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("port {arg:?}: {e}"))
+            io::Error::new(io::ErrorKind::InvalidInput, format!("bad port {arg}: {e}"))
         })?,
         None => 6550,
     };
