@@ -27,14 +27,14 @@ fn main() -> io::Result<()> {
     let server = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
     // setsockopt(SOL_SOCKET, SO_REUSEADDR, 1): other copies may bind this port.
     server.set_reuse_address(true)?;
-    // setsockopt(SOL_SOCKET, SO_BROADCAST, 1): the tutorial sets it on the
-    // server too, although only a sender to a broadcast address needs it.
+    // setsockopt(SOL_SOCKET, SO_BROADCAST, 1): only sending needs it; set anyway.
     server.set_broadcast(true)?;
     // bind(('', port)): the empty host is every interface, 0.0.0.0.
     server.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
     let server = UdpSocket::from(server);
 
-    // print(f"Broadcast UDP server on port {port}"), with the real address.
+    // The tutorial prints its port here; we print the address really bound,
+    // so that port 0 shows the port the kernel picked.
     println!("listening on {}", server.local_addr()?);
     io::stdout().flush()?;
 
@@ -48,10 +48,9 @@ fn main() -> io::Result<()> {
             let why = format!("datagram from {client_address} is not UTF-8: {e}");
             io::Error::new(io::ErrorKind::InvalidData, why)
         })?;
-        // print(f"Received from {client_address}: {data.decode()}")
+        // The tutorial's print: the sender's address, then the text.
         println!("Received from {client_address}: {data}");
-        // sendto(b"Server response", client_address): the same reply to
-        // everyone, broadcast or unicast, from anywhere.
+        // sendto(reply, client_address): one fixed reply to anyone, from anywhere.
         server.send_to(b"Server response", client_address)?;
     }
 }
