@@ -4,6 +4,8 @@
 # nothing leaves this machine) finds all three; a unicast request finds one;
 # without SO_BROADCAST the kernel refuses the send (Permission denied).
 # Listeners answer only loopback senders unless started with --lan.
+# Tutorial version: the tutorial's broadcast server (the example) answers
+# discover's broadcast with "Server response", which discover logs and drops.
 
 lesson_begin udp-broadcast "three listeners on one port, one broadcast finds them all"
 
@@ -59,6 +61,28 @@ if [ ${#bc_pids[@]} = 3 ]; then
   expect_contains "nobody left: says so" "no responders" "$(cat "$WORK/bc-none.err")"
 else
   fail "could not start three listeners on one port"
+fi
+
+# The tutorial version: the example answers every datagram with the same
+# text. start_server names its files after the program, hence the folder.
+mkdir -p "$WORK/examples"
+if start_server examples/udp-broadcast-tutorial 0; then
+  bc_tut_pid=$SERVER_PID bc_tut_port=$SERVER_PORT bc_tut_log=$SERVER_LOG
+  bc_tut_out=${SERVER_LOG%.log}.out
+  note "tutorial version: the tutorial's broadcast server answers anyone with \"Server response\""
+  show "udp-broadcast discover --port $bc_tut_port --wait-ms 300   # to the tutorial's server"
+  "$BIN/udp-broadcast" discover --port "$bc_tut_port" --wait-ms 300 2>"$WORK/bc-tut.err"
+  grep -e 'not a discovery reply' "$WORK/bc-tut.err"
+  expect_contains "tutorial version: it answered the broadcast to 127.255.255.255" \
+    'not a discovery reply: "Server response"' "$(cat "$WORK/bc-tut.err")"
+  expect_contains "tutorial version: it printed the request" \
+    "Received from 127.0.0.1:" "$(grep DISCOVER "$bc_tut_out")"
+  # No Ctrl+C handler: SIGTERM ends it at once, without a word (exit 143).
+  kill -TERM "$bc_tut_pid"
+  bc_deadline=$(( $(now_ms) + 5000 ))
+  while kill -0 "$bc_tut_pid" 2>/dev/null && [ "$(now_ms)" -lt "$bc_deadline" ]; do sleep 0.005; done
+  wait "$bc_tut_pid" 2>/dev/null
+  expect_eq "tutorial version: killed by the signal, no goodbye" "143 0" "$? $(wc -c <"$bc_tut_log")"
 fi
 
 lesson_end

@@ -370,3 +370,66 @@ fn port_zero_never_lands_on_a_shared_port() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The tutorial's server (`examples/udp-broadcast-tutorial.rs`) answers
+/// another host; the lesson's listener next to it, without `--lan`, does
+/// not. Two namespaces joined by one veth pair: host a (192.0.2.1) runs
+/// both on port 6550, host b (192.0.2.2) broadcasts to 192.0.2.255.
+#[test]
+fn example_answers_another_host() {
+    const TEST: &str = "example namespace test";
+    if let Some(why) = missing_prerequisite() {
+        return skip(TEST, &why);
+    }
+    let example = common::testing::example(env!("CARGO_MANIFEST_DIR"), "udp-broadcast-tutorial");
+    let mut netns = Namespaces::new("ex");
+    let a = match netns.add("a") {
+        Ok(name) => name,
+        Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
+    };
+    let b = netns.add("b").unwrap_or_else(|e| panic!("{e}"));
+    // One virtual cable, its ends named eth0 in both hosts.
+    must(&[
+        "-n", &a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", &b,
+    ]);
+    for (ns, address) in [(&a, "192.0.2.1/24"), (&b, "192.0.2.2/24")] {
+        must(&["-n", ns, "addr", "add", address, "brd", "+", "dev", "eth0"]);
+        must(&["-n", ns, "link", "set", "eth0", "up"]);
+        must(&["-n", ns, "link", "set", "lo", "up"]);
+    }
+    for ns in [&a, &b] {
+        wait_for(&["-n", ns, "link", "show", "eth0"], "LOWER_UP");
+    }
+
+    let tutorial = Lesson::start("ip", &["netns", "exec", &a, &example]);
+    assert_eq!(tutorial.addr().to_string(), "0.0.0.0:6550");
+    let lesson = listener_in(&a, &["--name", "shy"]);
+    assert_eq!(lesson.addr().to_string(), "0.0.0.0:6550");
+
+    let out = run_in(
+        &b,
+        &["discover", "--to", "192.0.2.255", "--wait-ms", "1000"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The example answered the stranger; its reply is not the lesson's
+    // protocol, so discover drops it and finds no listener.
+    assert!(
+        stderr.contains(
+            "ignored 15 bytes from 192.0.2.1:6550: not a discovery reply: \"Server response\""
+        ),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let line = tutorial.stdout_line(WAIT).unwrap_or_default();
+    assert!(
+        line.starts_with("Received from 192.0.2.2:") && line.ends_with(": DISCOVER"),
+        "{line:?}; stderr: {}",
+        tutorial.stderr()
+    );
+    // The lesson's listener got the same broadcast and kept quiet.
+    lesson.expect_stderr("ignored 8 bytes from 192.0.2.2:");
+    assert!(!lesson.stderr().contains("discovery request from"));
+    say(&format!(
+        "{TEST}: the example answered 192.0.2.2, the lesson's listener did not"
+    ));
+}

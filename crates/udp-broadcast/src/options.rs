@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::cli::{self, Flag, Spec};
+use common::cli::{self, Flag, Spec};
 
 /// The port the listeners share and `discover` sends to.
 pub const DEFAULT_PORT: u16 = 6550;
@@ -164,19 +164,20 @@ impl BroadcastCommand {
         }
         let port = m.port("port");
         if port == 0 {
-            cli::usage_error(
-                "invalid value '0' for --port: give the port the listeners printed (default 6550)",
-            );
+            cli::usage_error(&format!(
+                "invalid value '0' for --port: give the port the listeners printed (default \
+                 {DEFAULT_PORT})"
+            ));
         }
         let to = m.get::<String>("to");
         let ip = match to.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => ip,
             Ok(IpAddr::V6(_)) => cli::usage_error(&format!(
                 "invalid value '{to}' for --to: IPv6 has no broadcast (it uses multicast \
-                 instead); give an IPv4 address such as 127.255.255.255"
+                 instead); give an IPv4 address such as {DEFAULT_TO}"
             )),
             Err(_) => cli::usage_error(&format!(
-                "invalid value '{to}' for --to: expected an IPv4 address such as 127.255.255.255"
+                "invalid value '{to}' for --to: expected an IPv4 address such as {DEFAULT_TO}"
             )),
         };
         BroadcastCommand::Discover(DiscoverOptions {
@@ -212,14 +213,23 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The zero-width characters, the bidirectional marks, embeddings,
-/// overrides and isolates, the word joiner and its kin, and the byte-order
-/// mark: invisible, or able to reorder the text around them on screen.
-/// (`common::net::printable` escapes the same set.)
+/// The Arabic letter mark, the zero-width characters, the bidirectional
+/// marks, embeddings, overrides and isolates, the line and paragraph
+/// separators, the word joiner and its kin, and the byte-order mark:
+/// invisible, able to break a line, or able to reorder the text around them
+/// on screen. These are exactly the characters other than control characters
+/// that `common::net::printable` escapes (the unit test
+/// `refuses_what_printable_escapes` keeps the two in step).
 fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
-        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
     )
 }
 
@@ -246,7 +256,8 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("\u{1b}[31mred").is_err());
         for spoof in [
-            "\u{200b}", "\u{200f}", "\u{202a}", "\u{202e}", "\u{2060}", "\u{2069}", "\u{feff}",
+            "\u{061c}", "\u{200b}", "\u{200f}", "\u{2028}", "\u{2029}", "\u{202a}", "\u{202e}",
+            "\u{2060}", "\u{2069}", "\u{feff}",
         ] {
             let name = format!("kitchen{spoof}");
             let why = check_name(&name).unwrap_err();
@@ -258,6 +269,21 @@ mod tests {
         let name = default_name();
         assert!(check_name(&name).is_ok(), "{name}");
         assert!(name.ends_with(&format!("-{}", std::process::id())));
+    }
+
+    /// Every character is refused in a name exactly when it is not a control
+    /// character and `printable` would escape it, so the two lists cannot
+    /// drift apart again.
+    #[test]
+    fn refuses_what_printable_escapes() {
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            if c.is_control() {
+                continue;
+            }
+            let text = c.to_string();
+            let escaped = common::net::printable(text.as_bytes()) != text;
+            assert_eq!(is_invisible_format(c), escaped, "U+{:04X}", u32::from(c));
+        }
     }
 
     #[test]

@@ -1,0 +1,213 @@
+//! `udp-broadcast listen`: the responder.
+//!
+//! It binds every interface (`0.0.0.0`) on a port that other listeners may
+//! share, and answers each `DISCOVER` datagram with `HERE <name>`.
+//!
+//! * `SO_REUSEADDR` lets several listeners bind the same port on one
+//!   machine. Each of them gets its own copy of every broadcast; a unicast
+//!   datagram to that port reaches just one of them.
+//! * `SO_BROADCAST` is needed only to *send* to a broadcast address; the
+//!   tutorial sets it on its server anyway, and so do we.
+//!
+//! Safe by default: although it binds `0.0.0.0`, a listener answers only
+//! requests sent from a loopback address (127.0.0.0/8, so from this
+//! machine); requests from other addresses are logged and ignored, even
+//! this machine's own LAN address. `listen --lan` answers everyone. Why not
+//! always? A listener on the network tells whoever asks its name (the host
+//! name and pid, by default), and it answers an 8-byte request with up to
+//! 261 bytes (a 64-character name can be 256 bytes of UTF-8). Since a UDP
+//! sender address is easy to forge, an open listener is a small reflector
+//! and amplifier that someone can point at a victim.
+//! Another safe way to run it is to bind the loopback broadcast address
+//! `127.255.255.255` instead of `0.0.0.0`: every listener bound there with
+//! SO_REUSEADDR gets each broadcast to it, and nothing from the network (see
+//! docs/udp-broadcast.md).
+//!
+//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR, bind, close) →
+//! `answer_loop` (recv_from) → `answer` (`may_answer` checks the sender,
+//! `is_request` the text; send_to).
+
+use std::error::Error;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+
+use common::{net, Shutdown};
+use log::{debug, info, warn};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::options::ListenOptions;
+use crate::{REPLY_PREFIX, REQUEST};
+
+/// The responder: bind 0.0.0.0:PORT next to any other listeners, answer
+/// discovery requests until Ctrl+C, close.
+pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
+    let shutdown = Shutdown::install()?;
+
+    // Every interface: 0.0.0.0. A socket bound to one unicast address (say
+    // 127.0.0.1) is never handed a datagram sent to a broadcast address.
+    // (Binding 127.255.255.255 would get the loopback broadcasts only.)
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, options.port));
+
+    // socket(): IPv4 only, because broadcast exists only in IPv4.
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    // SO_BROADCAST: only needed to *send* to a broadcast address; receiving
+    // broadcasts works without it. We set it as the tutorial does, and
+    // because a responder that one day answers with a broadcast needs it.
+    socket.set_broadcast(true)?;
+    // SO_REUSEADDR: let other sockets that set it too bind this same port,
+    // so several listeners can run on one machine. To join a port that
+    // others hold, it must be set before bind().
+    //
+    // With --port 0 we set it just *after* bind(). Linux treats a port held
+    // only by SO_REUSEADDR sockets as free for sharing, so a port-0 bind
+    // with the option already on may be handed a port that some unrelated
+    // listener is using. Bound first, we get a port nobody has; set right
+    // after, the listeners that follow can still share it.
+    let share_port_now = options.port != 0;
+    if share_port_now {
+        socket.set_reuse_address(true)?;
+    }
+    // bind(): 0.0.0.0:PORT.
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
+    if !share_port_now {
+        socket.set_reuse_address(true)?;
+    }
+    let socket = UdpSocket::from(socket);
+
+    // Wake every POLL_INTERVAL to check for Ctrl+C (see common::net).
+    socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
+
+    common::outln!("listening on {}", socket.local_addr()?)?;
+    if options.lan {
+        info!(
+            "answering discovery requests as {:?} from anyone (--lan)",
+            options.name
+        );
+    } else {
+        info!(
+            "answering discovery requests as {:?} from loopback addresses only; --lan answers \
+             the network",
+            options.name
+        );
+    }
+
+    answer_loop(&socket, options, &shutdown);
+
+    // close(): the port is free again once the last listener closes it.
+    drop(socket);
+    info!("server closed");
+    Ok(())
+}
+
+/// Receive datagrams until a shutdown is requested; answer each request.
+fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown) {
+    let mut buf = vec![0u8; net::RECV_BUFFER];
+    while !shutdown.requested() {
+        // recv_from(): a broadcast and a unicast datagram look the same here;
+        // `peer` is whoever sent it, and the reply goes straight back there.
+        let (len, peer) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) => {
+                warn!("recv_from failed: {e}");
+                continue;
+            }
+        };
+        answer(socket, &buf[..len], peer, options);
+    }
+}
+
+/// Answer one datagram if it is a discovery request from a sender we serve;
+/// log and drop it if not.
+fn answer(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, options: &ListenOptions) {
+    if !may_answer(peer.ip(), options.lan) {
+        // Bound to 0.0.0.0 we receive from the whole network, but without
+        // --lan we serve loopback senders only: no name handed to strangers, and
+        // no replies that a forged sender address could aim at someone else.
+        warn!(
+            "ignored {} bytes from {peer}: not a loopback address (listen --lan answers the \
+             network)",
+            datagram.len()
+        );
+        return;
+    }
+    if !is_request(datagram) {
+        // Anyone on the network can send to this port: never crash on it,
+        // and never answer it (a reply to junk only helps the sender of junk).
+        warn!(
+            "ignored {} bytes from {peer}: not a discovery request: {}",
+            datagram.len(),
+            net::preview(&String::from_utf8_lossy(datagram))
+        );
+        return;
+    }
+    info!("discovery request from {peer}");
+    let reply = format!("{REPLY_PREFIX}{}", options.name);
+    // send_to(): a plain unicast reply to the one host that asked.
+    match socket.send_to(reply.as_bytes(), peer) {
+        Ok(_) => debug!("answered {peer}: {reply:?}"),
+        Err(e) => warn!("send_to {peer} failed: {e}"),
+    }
+}
+
+/// May a listener answer `peer`? Loopback senders always; anyone with
+/// `--lan`. Linux drops a packet that arrives from a network with a loopback
+/// source address (unless `route_localnet` is switched on), so a stranger
+/// cannot pass for 127.0.0.1.
+fn may_answer(peer: IpAddr, lan: bool) -> bool {
+    lan || peer.is_loopback()
+}
+
+/// `DISCOVER`, allowing the newline that `echo` and `nc` add.
+fn is_request(datagram: &[u8]) -> bool {
+    let text = datagram
+        .strip_suffix(b"\n")
+        .map(|d| d.strip_suffix(b"\r").unwrap_or(d))
+        .unwrap_or(datagram);
+    text == REQUEST.as_bytes()
+}
+
+/// common's explanation of a failed bind, plus the rule of port sharing.
+fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
+    let in_use = error.kind() == io::ErrorKind::AddrInUse;
+    let explained = net::bind_error(addr, error);
+    if in_use {
+        format!(
+            "{explained}. (Listeners share a port only when every socket on it set \
+             SO_REUSEADDR before its bind, as udp-broadcast listeners do.)"
+        )
+        .into()
+    } else {
+        explained
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        assert!(is_request(b"DISCOVER"));
+        assert!(is_request(b"DISCOVER\n"));
+        assert!(is_request(b"DISCOVER\r\n"));
+        assert!(!is_request(b"discover"));
+        assert!(!is_request(b"DISCOVER\n\n"));
+        assert!(!is_request(b""));
+        assert!(!is_request(&[0xff, 0xfe]));
+    }
+
+    #[test]
+    fn only_loopback_without_lan() {
+        for local in ["127.0.0.1", "127.3.2.1", "::1"] {
+            let ip: IpAddr = local.parse().unwrap();
+            assert!(may_answer(ip, false), "{ip}");
+            assert!(may_answer(ip, true), "{ip}");
+        }
+        for remote in ["192.0.2.3", "10.0.0.1", "0.0.0.0", "2001:db8::1"] {
+            let ip: IpAddr = remote.parse().unwrap();
+            assert!(!may_answer(ip, false), "{ip}");
+            assert!(may_answer(ip, true), "{ip}");
+        }
+    }
+}
