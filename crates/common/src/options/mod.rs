@@ -5,7 +5,6 @@
 //! are its server's defaults, so both run with no arguments.
 
 pub mod broadcast;
-pub mod chunked;
 pub mod tcp;
 pub mod udp;
 
