@@ -22,7 +22,7 @@ use crate::report::{self, Progress, Summary};
 use crate::sim::{Fate, Simulator};
 use crate::window::chunk_len;
 use crate::wire::{self, Basic, BASIC_HEADER};
-use crate::{chunk_count, listen_udp, release_held, transmit, udp_socket, Result};
+use crate::{chunk_count, in_chunks, listen_udp, release_held, transmit, udp_socket, Result};
 
 /// How many missing chunk indices an error message lists. Why 20: enough
 /// to see a pattern (a run, or scattered), short enough for one message.
@@ -45,7 +45,10 @@ pub fn send_basic(
     let mut progress = Progress::new(size);
     let mut crc = Crc32::new();
     let start = Instant::now();
-    info!("sending {size} bytes to {to} in {count} chunks of {chunk} bytes, nothing acknowledged");
+    info!(
+        "sending {} to {to}, nothing acknowledged",
+        in_chunks(size, count, chunk)
+    );
 
     // The first datagram: how many chunks follow, 4 bytes big-endian.
     transmit(&socket, &wire::basic_count(count), to, &mut sim)?;
@@ -83,9 +86,8 @@ pub fn send_basic(
             verb: "sent",
             file: options.file.display().to_string(),
             bytes: size,
-            chunks: u64::from(count),
-            retransmissions: Some(0),
-            duplicates: None,
+            pieces: common::count(u64::from(count), "chunk", "chunks"),
+            counts: vec!["nothing acknowledged, nothing sent again".into()],
             elapsed: start.elapsed(),
             crc: crc.value(),
         }
@@ -137,7 +139,11 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         }
     };
     let started = Instant::now();
-    info!("{peer} announces {count} chunks of up to {chunk} bytes");
+    info!(
+        "{peer} announces {} of up to {}",
+        common::count(u64::from(count), "chunk", "chunks"),
+        common::count(chunk as u64, "byte", "bytes")
+    );
 
     // 2. Collect chunks from that sender until all are in, or it falls silent.
     let out = options.out.display();
@@ -235,7 +241,10 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     // close()
     drop(socket);
     if ignored > 0 {
-        info!("ignored {ignored} datagrams (another sender, or chunks that did not fit)");
+        info!(
+            "ignored {} (another sender, or chunks that did not fit)",
+            common::count(ignored, "datagram", "datagrams")
+        );
     }
     info!(
         "{}",
@@ -243,9 +252,12 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
             verb: "received",
             file: out.to_string(),
             bytes,
-            chunks: u64::from(count),
-            retransmissions: None,
-            duplicates: Some(duplicates),
+            pieces: common::count(u64::from(count), "chunk", "chunks"),
+            counts: vec![common::count(
+                duplicates,
+                "duplicate chunk received",
+                "duplicate chunks received",
+            )],
             elapsed,
             crc,
         }

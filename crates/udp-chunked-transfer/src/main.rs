@@ -256,6 +256,17 @@ pub fn chunk_count(size: u64, chunk: usize) -> Result<u32> {
     })
 }
 
+/// `2000000 bytes in 1954 chunks of 1024 bytes`, with "1 byte" and "1
+/// chunk" where there is one.
+pub fn in_chunks(size: u64, count: u32, chunk: usize) -> String {
+    format!(
+        "{} in {} of {}",
+        common::count(size, "byte", "bytes"),
+        common::count(u64::from(count), "chunk", "chunks"),
+        common::count(chunk as u64, "byte", "bytes")
+    )
+}
+
 /// A message from the network (at most 200 bytes), made safe to print:
 /// control characters are escaped, so the peer cannot drive our terminal.
 pub fn text(bytes: &[u8]) -> String {

@@ -20,7 +20,7 @@ use crate::window::{chunk_len, Arrival, RecvWindow, MAX_WINDOW};
 use crate::wire::{
     self, ErrorCode, Hello, Packet, BASIC_HEADER, MAX_RELIABLE_CHUNK, RELIABLE_HEADER,
 };
-use crate::{chunk_count, listen_udp, text, Result};
+use crate::{chunk_count, in_chunks, listen_udp, text, Result};
 
 /// The receiver acknowledges at the latest this long after a chunk arrived.
 /// Why 2 ms: a tenth of the default shortest retransmission timeout
@@ -81,8 +81,8 @@ pub fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result
     }
     if link.counters.ignored > 0 {
         info!(
-            "ignored {} datagrams (other addresses or transfers, out of window, garbled)",
-            link.counters.ignored
+            "ignored {} (other addresses or transfers, out of window, garbled)",
+            common::count(link.counters.ignored, "datagram", "datagrams")
         );
     }
     if let Some(report) = link.sim.report() {
@@ -94,9 +94,8 @@ pub fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result
             verb: "received",
             file: options.out.display().to_string(),
             bytes: hello.size,
-            chunks: u64::from(hello.count),
-            retransmissions: Some(link.counters.retransmissions),
-            duplicates: Some(link.counters.duplicates),
+            pieces: common::count(u64::from(hello.count), "chunk", "chunks"),
+            counts: receiver_counts(&link.counters),
             elapsed,
             crc,
         }
@@ -105,6 +104,28 @@ pub fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result
     // close()
     drop(link.socket);
     Ok(())
+}
+
+/// What the receiver counted, for its summary. A lost chunk that the sender
+/// sent again looks, here, like any other chunk, so the retransmissions
+/// are the sender's to count; what this side sees is chunks that came
+/// twice (a copy resent too soon, or a duplicated datagram), and its own
+/// ACCEPTs sent again.
+fn receiver_counts(counters: &Counters) -> Vec<String> {
+    let mut counts = vec![common::count(
+        counters.duplicates,
+        "duplicate chunk received",
+        "duplicate chunks received",
+    )];
+    if counters.retransmissions > 0 {
+        counts.push(common::count(
+            counters.retransmissions,
+            "ACCEPT sent again",
+            "ACCEPTs sent again",
+        ));
+    }
+    counts.push("retransmissions: see the sender".into());
+    counts
 }
 
 /// Wait for a HELLO we can accept. Answer one we cannot accept with ERROR
@@ -220,8 +241,10 @@ fn receive_chunks(
     let accept = wire::accept(link.id, window);
     link.send(&accept)?;
     info!(
-        "{} sends {} bytes in {} chunks of {chunk} bytes (transfer {:08x}, window {window})",
-        link.peer, hello.size, hello.count, link.id
+        "{} sends {} (transfer {:08x}, window {window})",
+        link.peer,
+        in_chunks(hello.size, hello.count, chunk),
+        link.id
     );
 
     let mut rw = RecvWindow::new(hello.count, window);

@@ -18,7 +18,7 @@ use crate::report::{Progress, Summary};
 use crate::sim::{self, Simulator};
 use crate::window::{Rtt, SendWindow};
 use crate::wire::{self, ErrorCode, Hello, Packet, RELIABLE_HEADER};
-use crate::{chunk_count, release_held, text, transmit, udp_socket, Result};
+use crate::{chunk_count, in_chunks, release_held, text, transmit, udp_socket, Result};
 
 /// The reliable sender looks for ACKs after this many new chunks. Why 32:
 /// often enough that a loss is seen and repaired long before a 512-chunk
@@ -68,9 +68,9 @@ pub fn send_reliable(
         e
     })?;
     info!(
-        "{to} accepted transfer {:08x}: {size} bytes in {count} chunks of {chunk} bytes, \
-         window {window} (asked {}), round trip {}",
+        "{to} accepted transfer {:08x}: {}, window {window} (asked {}), round trip {}",
         hello.id,
+        in_chunks(size, count, chunk),
         hello.window,
         rtt.srtt()
             .map_or("not measured (HELLO was sent again)".into(), |d| format!(
@@ -101,9 +101,15 @@ pub fn send_reliable(
             verb: "sent",
             file: options.file.display().to_string(),
             bytes: size,
-            chunks: u64::from(count),
-            retransmissions: Some(link.counters.retransmissions),
-            duplicates: Some(link.counters.duplicates),
+            pieces: common::count(u64::from(count), "chunk", "chunks"),
+            counts: vec![
+                common::count(
+                    link.counters.retransmissions,
+                    "retransmission",
+                    "retransmissions",
+                ),
+                common::count(link.counters.duplicates, "duplicate ACK", "duplicate ACKs"),
+            ],
             elapsed: start.elapsed(),
             crc,
         }
@@ -154,10 +160,10 @@ fn handshake(
     Err(Stop::Here(
         ErrorCode::GaveUp,
         format!(
-            "no answer from {} to {} HELLOs: is `udp-chunked-transfer receive` running there, \
+            "no answer from {} to {}: is `udp-chunked-transfer receive` running there, \
              with --protocol reliable?",
             link.peer,
-            retries + 1
+            common::count(u64::from(retries) + 1, "HELLO", "HELLOs")
         ),
     ))
 }
@@ -321,8 +327,9 @@ fn resend(
         return Err(Stop::Here(
             ErrorCode::GaveUp,
             format!(
-                "chunk {index} was sent {tries} times and never acknowledged: the receiver is \
-                 gone or the path loses too much (--retries {retries}); giving up"
+                "chunk {index} was sent {} and never acknowledged: the receiver is gone or \
+                 the path loses too much (--retries {retries}); giving up",
+                common::count(u64::from(tries), "time", "times")
             ),
         ));
     }

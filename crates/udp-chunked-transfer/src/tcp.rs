@@ -18,7 +18,9 @@ use crate::output::PartFile;
 use crate::report::{Progress, Summary};
 use crate::wire::{self, ErrorCode};
 use crate::{text, Result};
-
+/// What the summary says instead of retransmissions: TCP's are invisible
+/// to the program.
+const KERNEL_COUNTS: &str = "retransmissions: the kernel's, not counted";
 /// TCP: how long to wait for the connection and for a reply. Why 10 s:
 /// far beyond any loopback or LAN delay, short enough not to hang a script.
 const TCP_PATIENCE: Duration = Duration::from_secs(10);
@@ -166,9 +168,8 @@ pub fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Sh
             verb: "sent",
             file: options.file.display().to_string(),
             bytes: size,
-            chunks: blocks,
-            retransmissions: None,
-            duplicates: None,
+            pieces: common::count(blocks, "block", "blocks"),
+            counts: vec![KERNEL_COUNTS.into()],
             elapsed: start.elapsed(),
             crc: crc.value(),
         }
@@ -242,7 +243,10 @@ fn receive_tcp_file(
         let _ = write_full(&mut stream, &reply, patience, shutdown);
         return Ok(None);
     }
-    info!("{peer} sends {size} bytes over TCP");
+    info!(
+        "{peer} sends {} over TCP",
+        common::count(size, "byte", "bytes")
+    );
     let started = Instant::now();
     let out = options.out.display();
     let fail = |e: io::Error| format!("{e}; {out} was not written");
@@ -307,9 +311,8 @@ fn receive_tcp_file(
         verb: "received",
         file: out.to_string(),
         bytes: size,
-        chunks: reads,
-        retransmissions: None,
-        duplicates: None,
+        pieces: common::count(reads, "read", "reads"),
+        counts: vec![KERNEL_COUNTS.into()],
         elapsed,
         crc,
     }))
