@@ -12,6 +12,7 @@
 //! The full lesson, hardened and then made reliable, is `src/main.rs`.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{self, Error, ErrorKind, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::{env, fs};
@@ -78,13 +79,15 @@ fn receive_large_data(sock: &UdpSocket) -> io::Result<(Vec<u8>, SocketAddr)> {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let addr = |text: &str| -> io::Result<SocketAddr> {
+    // sys.argv, taken as bytes: a file name need not be UTF-8.
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    let addr = |arg: &OsString| -> io::Result<SocketAddr> {
+        let text = arg.to_string_lossy();
         text.parse().map_err(|e| invalid(format!("{text}: {e}")))
     };
     let mut stdout = io::stdout();
-    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["send", file, to] => {
+    match (args.first().and_then(|a| a.to_str()), &args[..]) {
+        (Some("send"), [_, file, to]) => {
             let (data, address) = (fs::read(file)?, addr(to)?);
             // socket.socket(AF_INET, SOCK_DGRAM): no bind(); the first sendto picks a port.
             let sock: UdpSocket =
@@ -92,7 +95,7 @@ fn main() -> io::Result<()> {
             send_large_data(&sock, &data, address)?;
             writeln!(stdout, "sent {} bytes to {address}", data.len())?;
         }
-        ["receive", on, out] => {
+        (Some("receive"), [_, on, out]) => {
             // socket.socket(AF_INET, SOCK_DGRAM), then sock.bind((host, port)).
             let sock = UdpSocket::bind(addr(on)?)?;
             writeln!(stdout, "listening on {}", sock.local_addr()?)?;

@@ -1,65 +1,41 @@
 //! # udp-chunked-transfer: a file in many datagrams
 //!
-//! One UDP datagram carries at most 65,507 bytes, so a file must be cut into
-//! chunks, each sent on its own, and glued back together at the other end.
-//! This lesson does that three ways:
+//! A UDP datagram holds at most 65,507 bytes, so a file travels in chunks,
+//! each in a datagram of its own, and is put together again at the other
+//! end. `--protocol` picks one of three ways:
 //!
-//! - `--protocol basic`, the tutorial's way: a datagram with the number of
-//!   chunks, then one datagram per chunk, `[index][data]`, as fast as the
-//!   loop can go. Nothing is acknowledged. If one datagram is lost the file
-//!   is incomplete, and even on loopback a fast sender overruns the
-//!   receiver's buffer and datagrams *are* lost. Our receiver gives up after
+//! - `basic`: the tutorial's format (a count, then `[index][data]` per
+//!   chunk, nothing acknowledged), with a receiver that gives up after
 //!   `--timeout-ms` of silence and names the chunks that never came.
-//! - `--protocol reliable` (the default): a handshake, a sliding window,
-//!   acknowledgements that say what arrived, retransmission on a timeout
-//!   measured from real round trips, and an end-to-end CRC-32. It survives
-//!   loss, reordering and duplication; `--simulate-loss` and friends let you
-//!   watch it do so.
-//! - `--protocol tcp`: a plain TCP copy of the same file, the yardstick.
-//!   The kernel's TCP does everything the reliable protocol does, for you.
+//! - `reliable` (the default): a handshake, a sliding window, selective
+//!   ACKs, retransmission on a timeout measured from real round trips, and
+//!   a CRC-32 of the whole file. `--simulate-loss` and its siblings turn
+//!   loopback into a bad link, so you can watch it recover.
+//! - `tcp`: the same file over one TCP connection, the yardstick.
 //!
-//! ## Run it (two terminals)
+//! ## Run it (two terminals; the files go under `target/`, which git ignores)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-chunked-transfer -- receive --out copy.bin
-//! listening on 127.0.0.1:6540
-//! 10:21:31.509 INFO  127.0.0.1:41980 sends 2000000 bytes in 1954 chunks of 1024 bytes (transfer 0e90862d, window 512)
-//! 10:21:31.574 INFO  received copy.bin: 2000000 bytes, 1954 chunks, 0 retransmissions, 0 duplicates seen, 32.0 MB/s, crc32 7ddd463d
-//! 10:21:31.999 INFO  server closed
-//!
-//! terminal 2 $ head -c 2000000 /dev/urandom > file.bin
-//! terminal 2 $ cargo run -p udp-chunked-transfer -- send file.bin --simulate-loss 0.1
-//! 10:21:31.509 INFO  127.0.0.1:6540 accepted transfer 0e90862d: 2000000 bytes in 1954 chunks of 1024 bytes, window 512 (asked 512), round trip 227.586µs
-//! 10:21:31.573 INFO  simulator (seed 1): lost 224, duplicated 0, reordered 0 datagrams
-//! sent file.bin: 2000000 bytes, 1954 chunks, 224 retransmissions, 0 duplicates seen, 31.0 MB/s, crc32 7ddd463d
+//! terminal 1 $ cargo run -p udp-chunked-transfer -- receive --out target/copy.bin
+//! terminal 2 $ head -c 2000000 /dev/urandom > target/file.bin
+//! terminal 2 $ cargo run -p udp-chunked-transfer -- send target/file.bin --simulate-loss 0.1
 //! ```
-//!
-//! `window 512 (asked 512)` depends on the machine: these runs had
-//! `net.core.rmem_max` raised to 4 MiB (it must be at least 655360 for 512
-//! chunks of 1024 bytes). A stock kernel's 212992 gives the receiver an
-//! SO_RCVBUF of 425984, and `window_capacity` cuts the window to 166:
-//! `window 166 (asked 512)`.
-//!
-//! The simulator dropped 224 chunks and the sender sent exactly 224 again.
-//! `RUST_LOG=debug` on the sender shows each one and why. The receiver takes
-//! one file and exits. Ctrl+C stops it with exit code 0, also in the middle
-//! of a transfer: then it tells the sender, deletes the partial file, and
-//! writes nothing.
 //!
 //! ## Read in this order
 //!
-//! 1. `send_basic` and `receive_basic`: the tutorial's protocol, and what
-//!    our receiver adds (silence timeout, missing chunks named, no partial
-//!    file).
-//! 2. `send_reliable`: `handshake` (HELLO until ACCEPT), `send_window` (the
-//!    loop: resend what is lost, fill the window, take in ACKs with
-//!    `take_ack`, wait when the window is full), `finish_transfer` (FIN until
-//!    DONE). `Link` holds what the steps share.
-//! 3. `receive_reliable`: `wait_for_hello`, `receive_chunks` (every chunk
-//!    written at its offset; the ACK policy), `linger`.
-//! 4. `send_tcp` and `receive_tcp`: the same file over TCP.
+//! 1. This file: `send` and `receive` (one file, then exit; Ctrl+C leaves
+//!    no partial file) pick the protocol; `udp_socket`,
+//!    `listen_udp` and `transmit` are the socket setup both UDP protocols use.
+//! 2. `basic.rs`: the tutorial's protocol, and what our receiver adds.
+//! 3. `link.rs` (what both reliable sides share), `send.rs` (`handshake`,
+//!    `send_window`, `finish_transfer`), `receive.rs` (`wait_for_hello`,
+//!    `receive_chunks`, `linger`).
+//! 4. `tcp.rs`: the same file over TCP.
 //!
-//! The wire format is in `wire.rs`, the window bookkeeping and the RTT
+//! Without sockets: `wire.rs` (every byte), `window.rs` (the windows, the
+//! RTT), `sim.rs`, `output.rs`, `crc.rs`, `report.rs`, `options.rs`. The
+//! page: `docs/udp-chunked-transfer.md`; the tutorial's own program:
+//! `examples/udp-chunked-transfer-tutorial.rs`.
 
 mod basic;
 mod crc;

@@ -8,10 +8,10 @@
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::testing::{example, python3, run, Lesson, WAIT};
+use common::testing::{example, finish, python3, run, Lesson, WAIT};
 
 /// The signal `kill` sends by default.
 const SIGTERM: i32 = 15;
@@ -266,6 +266,28 @@ fn tutorial_errors_are_errors_not_panics() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+/// A file name that is not UTF-8 is a file name like any other (the
+/// arguments are read as bytes): here one that does not exist.
+#[test]
+fn tutorial_takes_a_file_name_that_is_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let name = Path::new(env!("CARGO_TARGET_TMPDIR")).join(OsStr::from_bytes(b"no-such-\xff"));
+    let child = Command::new(tutorial())
+        .arg("send")
+        .arg(&name)
+        .arg("127.0.0.1:9")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No such file"), "{stderr}");
 }
 
 // ---------------------------------------------------------------------------
