@@ -36,6 +36,7 @@ fn to_bytes(n: usize) -> io::Result<[u8; 4]> {
     let n = u32::try_from(n).map_err(|_| invalid(format!("{n} does not fit in 4 bytes")))?;
     Ok(n.to_be_bytes())
 }
+
 fn send_large_data(sock: &UdpSocket, data: &[u8], address: SocketAddr) -> io::Result<()> {
     let num_chunks = (data.len() + CHUNK_SIZE - 1) / CHUNK_SIZE;
     // sock.sendto(num_chunks.to_bytes(4, 'big'), address): the count first.
