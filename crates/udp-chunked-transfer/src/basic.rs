@@ -165,6 +165,8 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         if last_heard.elapsed() >= options.timeout {
             break;
         }
+        // recv_from(): the next chunk, or the read timeout (to check the
+        // silence and Ctrl+C).
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,

@@ -73,6 +73,7 @@ impl Link<'_> {
         if let Stop::Here(code, message) = stop {
             let mut out = Vec::new();
             wire::error(&mut out, self.id, *code, message);
+            // send_to(): the ERROR, once; if it is lost, the peer times out.
             if let Err(e) = self.socket.send_to(&out, self.peer) {
                 debug!("could not send ERROR to {}: {e}", self.peer);
             }
@@ -95,7 +96,9 @@ impl Link<'_> {
                 return Ok(None);
             }
             let wait = left.clamp(Duration::from_millis(1), net::POLL_INTERVAL);
+            // SO_RCVTIMEO: wake up by the deadline, or to notice Ctrl+C.
             self.socket.set_read_timeout(Some(wait))?;
+            // recv_from(): the reply, or anybody else's datagram.
             match self.socket.recv_from(&mut self.buf) {
                 Ok((len, from)) if from == self.peer => return Ok(Some(len)),
                 Ok((_, from)) => {

@@ -142,6 +142,8 @@ fn wait_for_hello(
         if shutdown.requested() {
             return None;
         }
+        // recv_from(): a HELLO, from anybody; we learn the sender's address
+        // here.
         let (len, from) = match socket.recv_from(buf) {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
@@ -156,6 +158,7 @@ fn wait_for_hello(
                 Err((code, why)) => {
                     warn!("{from}: refused: {why}");
                     wire::error(&mut out, hello.id, code, &why);
+                    // send_to(): the refusal and its reason, to that sender.
                     if let Err(e) = socket.send_to(&out, from) {
                         warn!("could not tell {from}: {e}");
                     }
@@ -261,6 +264,7 @@ fn receive_chunks(
     let mut progress = Progress::new(hello.size);
     let mut bytes = 0u64;
     let mut last_heard = Instant::now();
+    // SO_RCVTIMEO: wake up at least every ACK_DELAY, to send a held ACK.
     link.socket.set_read_timeout(Some(ACK_DELAY))?;
     loop {
         if link.shutdown.requested() {
@@ -403,6 +407,7 @@ fn linger(link: &mut Link, done: &[u8]) {
     let _ = link.socket.set_read_timeout(Some(net::POLL_INTERVAL));
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < LINGER && !link.shutdown.requested() {
+        // recv_from(): a repeated FIN, or the timeout.
         let Ok((len, from)) = link.socket.recv_from(&mut link.buf) else {
             continue;
         };

@@ -232,6 +232,7 @@ fn send_window(
         //    the sooner the chunk goes out again.
         let mut heard = false;
         loop {
+            // recv_from() on the non-blocking socket: WouldBlock when empty.
             match link.socket.recv_from(&mut link.buf) {
                 Ok((len, from)) => {
                     heard = true;
