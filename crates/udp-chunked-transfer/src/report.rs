@@ -1,5 +1,6 @@
 //! What a person sees: a progress bar while the transfer runs (only when
-//! stderr is a terminal) and one summary line at the end.
+//! stderr is a terminal, and not with `RUST_LOG=debug`) and one summary
+//! line at the end.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -20,13 +21,16 @@ pub struct Progress {
 
 impl Progress {
     /// A bar for `total` bytes, drawn only if stderr is a terminal: piped
-    /// into a file or another program, it stays silent.
+    /// into a file or another program, it stays silent. Nor is it drawn
+    /// with `RUST_LOG=debug`: debug lines come many times a second, mid
+    /// transfer, on the same stderr, and each would start where the bar
+    /// ends. The log is what a student asked for then, so it wins.
     pub fn new(total: u64) -> Progress {
         Progress {
             total,
             start: Instant::now(),
             last_draw: None,
-            on: io::stderr().is_terminal(),
+            on: io::stderr().is_terminal() && !log::log_enabled!(log::Level::Debug),
         }
     }
 
@@ -93,36 +97,40 @@ pub fn megabytes_per_second(bytes: u64, elapsed: Duration) -> f64 {
     }
 }
 
-/// The one-line summary both sides end with.
+/// The one-line summary both sides end with. Each side reports only what
+/// it counted itself: the receiver cannot see a retransmission (to it, a
+/// resent chunk is the first copy that arrived), so it reports duplicates
+/// received, and leaves retransmissions to the sender's line.
 #[derive(Debug, Clone)]
 pub struct Summary {
     /// `sent` or `received`.
     pub verb: &'static str,
     pub file: String,
     pub bytes: u64,
-    pub chunks: u64,
-    /// Datagrams this side sent again. `None` where the kernel does it
-    /// (TCP).
-    pub retransmissions: Option<u64>,
-    /// Sender: duplicate ACKs. Receiver: chunks that arrived twice.
-    pub duplicates: Option<u64>,
+    /// How the bytes travelled, counted: `1954 chunks`, `10 reads`.
+    pub pieces: String,
+    /// What this side counted on the way, in words: `224 retransmissions`.
+    pub counts: Vec<String>,
     pub elapsed: Duration,
     pub crc: u32,
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = |n: Option<u64>| n.map_or("n/a".to_string(), |n| n.to_string());
         write!(
             f,
-            "{} {}: {} bytes, {} chunks, {} retransmissions, {} duplicates seen, \
-             {:.1} MB/s, crc32 {:08x}",
+            "{} {}: {}, {}",
             self.verb,
             self.file,
-            self.bytes,
-            self.chunks,
-            count(self.retransmissions),
-            count(self.duplicates),
+            common::count(self.bytes, "byte", "bytes"),
+            self.pieces
+        )?;
+        for count in &self.counts {
+            write!(f, ", {count}")?;
+        }
+        write!(
+            f,
+            ", {:.1} MB/s, crc32 {:08x}",
             megabytes_per_second(self.bytes, self.elapsed),
             self.crc
         )
@@ -150,16 +158,24 @@ mod tests {
             verb: "received",
             file: "out.bin".into(),
             bytes: 2_000_000,
-            chunks: 1954,
-            retransmissions: Some(3),
-            duplicates: None,
+            pieces: "1954 chunks".into(),
+            counts: vec!["3 duplicate chunks received".into(), "and so on".into()],
             elapsed: Duration::from_millis(500),
             crc: 0xab,
         };
         assert_eq!(
             s.to_string(),
-            "received out.bin: 2000000 bytes, 1954 chunks, 3 retransmissions, \
-             n/a duplicates seen, 4.0 MB/s, crc32 000000ab"
+            "received out.bin: 2000000 bytes, 1954 chunks, 3 duplicate chunks received, \
+             and so on, 4.0 MB/s, crc32 000000ab"
         );
+        let one = Summary {
+            bytes: 1,
+            pieces: "1 chunk".into(),
+            counts: Vec::new(),
+            ..s
+        };
+        assert!(one
+            .to_string()
+            .starts_with("received out.bin: 1 byte, 1 chunk, 0.0 MB/s"));
     }
 }

@@ -16,7 +16,7 @@
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::options::chunked::Simulation;
+use crate::options::Simulation;
 
 /// SplitMix64: a tiny, fast, well-mixed generator (Steele, Lea and Flood,
 /// 2014). Not for secrets; plenty for coin flips.

@@ -16,15 +16,19 @@
 //! - [`SendWindow`]: the sender's side, one small record per chunk of the
 //!   span (no data: a chunk to resend is read from the file again).
 //! - [`RecvWindow`]: the receiver's side: a bitmap over the span.
-//! - [`Received`]: the basic receiver's list of what arrived, to name the
-//!   missing chunks at the end.
 //! - [`Rtt`]: the retransmission timeout from measured round trips
 //!   (RFC 6298, as TCP does it).
 //!
-//! None of this touches a socket; `main.rs` does the sending and receiving.
+//! None of this touches a socket; `send.rs` and `receive.rs` do the sending
+//! and receiving.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// The largest `--window`. Both sides keep a little bookkeeping (a bit at
+/// the receiver, a few bytes at the sender) per chunk of a few windows, so
+/// this bounds their memory.
+pub const MAX_WINDOW: u32 = 4096;
 
 /// The span is this many windows wide.
 pub const SPAN_PER_WINDOW: u32 = 4;
@@ -427,68 +431,6 @@ impl RecvWindow {
     }
 }
 
-/// The basic receiver's record of arrived chunks, as sorted runs
-/// `[start, end)`. It grows only with chunks that really arrived, so a
-/// header that claims four billion chunks costs nothing.
-#[derive(Debug, Default)]
-pub struct Received {
-    runs: Vec<(u32, u32)>,
-    total: u64,
-}
-
-impl Received {
-    /// Record chunk `index`; `false` if we had it already. (`u32::MAX` is
-    /// never a chunk index: a file has at most `u32::MAX` chunks.)
-    pub fn insert(&mut self, index: u32) -> bool {
-        let Some(after) = index.checked_add(1) else {
-            return false;
-        };
-        // The first run that ends after `index`.
-        let at = self.runs.partition_point(|&(_, end)| end <= index);
-        if let Some(&(start, _)) = self.runs.get(at) {
-            if start <= index {
-                return false;
-            }
-        }
-        self.total += 1;
-        let joins_left = at > 0 && self.runs[at - 1].1 == index;
-        let joins_right = self.runs.get(at).is_some_and(|&(s, _)| s == after);
-        match (joins_left, joins_right) {
-            (true, true) => {
-                self.runs[at - 1].1 = self.runs[at].1;
-                self.runs.remove(at);
-            }
-            (true, false) => self.runs[at - 1].1 = after,
-            (false, true) => self.runs[at].0 = index,
-            (false, false) => self.runs.insert(at, (index, after)),
-        }
-        true
-    }
-
-    /// How many distinct chunks arrived.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
-    /// The first `limit` missing indices below `count`.
-    pub fn missing(&self, count: u32, limit: usize) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut from = 0u32;
-        for &(start, end) in self.runs.iter().chain(std::iter::once(&(count, count))) {
-            let mut i = from;
-            while i < start.min(count) && out.len() < limit {
-                out.push(i);
-                i += 1;
-            }
-            from = end;
-            if out.len() >= limit || from >= count {
-                break;
-            }
-        }
-        out
-    }
-}
-
 /// The retransmission timeout, from measured round trips (RFC 6298).
 #[derive(Debug, Clone, Copy)]
 pub struct Rtt {
@@ -735,27 +677,6 @@ mod tests {
             }
         }
         assert!(r.complete());
-    }
-
-    #[test]
-    fn received_runs_merge_and_name_the_gaps() {
-        let mut r = Received::default();
-        for i in [5, 0, 1, 3, 9, 4] {
-            assert!(r.insert(i));
-        }
-        assert!(!r.insert(4));
-        assert!(!r.insert(0));
-        assert_eq!(r.total(), 6);
-        assert_eq!(r.missing(12, 100), [2, 6, 7, 8, 10, 11]);
-        assert_eq!(r.missing(12, 2), [2, 6]);
-        assert!(r.insert(2));
-        assert_eq!(r.runs, [(0, 6), (9, 10)]);
-        assert_eq!(Received::default().missing(3, 10), [0, 1, 2]);
-        // A chunk far away costs one run, not a bitmap that reaches it.
-        assert!(r.insert(4_000_000_000));
-        assert_eq!(r.runs.len(), 3);
-        assert!(!r.insert(u32::MAX));
-        assert!(r.insert(u32::MAX - 1));
     }
 
     #[test]

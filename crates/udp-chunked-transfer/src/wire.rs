@@ -35,9 +35,23 @@
 
 use std::fmt;
 
-use common::options::chunked::{BASIC_HEADER, MAX_WINDOW, RELIABLE_HEADER};
+use common::net::MAX_UDP_PAYLOAD;
 
-use crate::window::SPAN_PER_WINDOW;
+use crate::window::{MAX_WINDOW, SPAN_PER_WINDOW};
+
+/// Bytes in front of every chunk in `--protocol reliable`: an opcode (1),
+/// the transfer id (4) and the chunk index (4).
+pub const RELIABLE_HEADER: usize = 9;
+
+/// Bytes in front of every chunk in `--protocol basic`: the index (4).
+pub const BASIC_HEADER: usize = 4;
+
+/// The largest chunk of `--protocol reliable`: a whole UDP datagram minus
+/// the header.
+pub const MAX_RELIABLE_CHUNK: usize = MAX_UDP_PAYLOAD - RELIABLE_HEADER;
+
+/// The largest chunk of `--protocol basic`.
+pub const MAX_BASIC_CHUNK: usize = MAX_UDP_PAYLOAD - BASIC_HEADER;
 
 /// The version in HELLO. A receiver refuses any other.
 pub const VERSION: u8 = 1;
@@ -381,6 +395,12 @@ pub fn basic_count(count: u32) -> [u8; BASIC_HEADER] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_limits_fill_one_datagram() {
+        assert_eq!(MAX_RELIABLE_CHUNK, 65_498);
+        assert_eq!(MAX_BASIC_CHUNK, 65_503);
+    }
 
     #[test]
     fn every_packet_round_trips() {

@@ -4,7 +4,6 @@
 //! `main.rs` files differ only where threading differs. Each client's defaults
 //! are its server's defaults, so both run with no arguments.
 
-pub mod chunked;
 pub mod tcp;
 pub mod udp;
 

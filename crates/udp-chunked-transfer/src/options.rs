@@ -11,32 +11,15 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::HOST;
-use crate::cli::{self, Flag, Spec};
-use crate::net::MAX_UDP_PAYLOAD;
+use common::cli::{self, Flag, Spec};
+use common::options::HOST;
+
+use crate::window::MAX_WINDOW;
+use crate::wire::{MAX_BASIC_CHUNK, MAX_RELIABLE_CHUNK};
 
 /// The receiver's port. The UDP lessons use 6532; this lesson sits a little
 /// above so both can run at once.
-pub const DEFAULT_PORT: u16 = 6540;
-
-/// Bytes in front of every chunk in `--protocol reliable`: an opcode (1),
-/// the transfer id (4) and the chunk index (4).
-pub const RELIABLE_HEADER: usize = 9;
-
-/// Bytes in front of every chunk in `--protocol basic`: the index (4).
-pub const BASIC_HEADER: usize = 4;
-
-/// The largest chunk of `--protocol reliable`: a whole UDP datagram minus
-/// the header.
-pub const MAX_RELIABLE_CHUNK: usize = MAX_UDP_PAYLOAD - RELIABLE_HEADER;
-
-/// The largest chunk of `--protocol basic`.
-pub const MAX_BASIC_CHUNK: usize = MAX_UDP_PAYLOAD - BASIC_HEADER;
-
-/// The largest `--window`. Both sides keep a little bookkeeping (a bit at
-/// the receiver, a few bytes at the sender) per chunk of a few windows, so
-/// this bounds their memory.
-pub const MAX_WINDOW: u32 = 4096;
+const DEFAULT_PORT: &str = "6540";
 
 /// How the file travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -208,7 +191,7 @@ static SEND: Spec = Spec {
             "127.0.0.1",
             "the receiver's address or name",
         ),
-        Flag::with_default("port", "PORT", "6540", "the receiver's port"),
+        Flag::with_default("port", "PORT", DEFAULT_PORT, "the receiver's port"),
         PROTOCOL,
         CHUNK,
         Flag::with_default(
@@ -257,7 +240,7 @@ static RECEIVE: Spec = Spec {
         Flag::with_default(
             "port",
             "PORT",
-            "6540",
+            DEFAULT_PORT,
             "port to listen on; 0 picks any free port",
         ),
         PROTOCOL,
@@ -362,11 +345,5 @@ mod tests {
             assert_eq!(name.parse::<Protocol>().unwrap().to_string(), name);
         }
         assert!("quic".parse::<Protocol>().is_err());
-    }
-
-    #[test]
-    fn chunk_limits_fill_one_datagram() {
-        assert_eq!(MAX_RELIABLE_CHUNK, 65_498);
-        assert_eq!(MAX_BASIC_CHUNK, 65_503);
     }
 }
