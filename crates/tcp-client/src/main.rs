@@ -150,15 +150,15 @@ fn exchange(
             // characters escaped, so they cannot drive the terminal.
             Ok(reply) => common::outln!("{}", net::printable(&reply))?,
             // Raw framing: after the first reply, silence may just mean the
-            // server read several of our messages as one.
+            // server read several of our messages as one, or we read several
+            // of its replies as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
                 warn!(
-                    "sent {} messages but got only {} {}: several writes were read as one, \
-                     because TCP carries bytes, not messages (--framing line on both sides \
-                     fixes this)",
+                    "sent {} messages but read only {}: several writes were read as one \
+                     (ours by the server, or its replies by us), because TCP carries bytes, \
+                     not messages (--framing line on both sides fixes this)",
                     options.burst,
-                    count - 1,
-                    if count == 2 { "reply" } else { "replies" }
+                    common::count(count as u64 - 1, "reply", "replies")
                 );
                 break;
             }

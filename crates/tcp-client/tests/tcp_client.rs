@@ -180,7 +180,7 @@ fn burst_in_raw_framing_can_merge() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Echo: pingpingping\n");
     assert!(
-        stderr(&out).contains("sent 3 messages but got only 1 reply"),
+        stderr(&out).contains("sent 3 messages but read only 1 reply"),
         "{}",
         stderr(&out)
     );
