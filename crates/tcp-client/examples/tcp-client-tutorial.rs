@@ -14,19 +14,23 @@
 //! experiments in docs/tcp-client.md) replaces `Hello, Server!`.
 //! The full lesson, with what this one does not survive, is `src/main.rs`.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 
 use socket2::{Domain, Socket, Type};
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let addr: SocketAddr = args
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let addr = args
         .get(1)
-        .map_or("127.0.0.1:65432", String::as_str)
+        .map_or("127.0.0.1:65432".into(), |a| a.to_string_lossy());
+    let addr: SocketAddr = addr
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let message = args.get(2).map_or("Hello, Server!", String::as_str);
+    // MESSAGE as bytes, as given: it may be any bytes, UTF-8 or not.
+    let message = args.get(2).map_or(&b"Hello, Server!"[..], |m| m.as_bytes());
 
     // Python: socket.socket(AF_INET, SOCK_STREAM), a TCP socket.
     let client_socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -36,7 +40,7 @@ fn main() -> io::Result<()> {
     println!("Connected to {addr}");
 
     // Python: client_socket.sendall(message.encode('utf-8')).
-    client_socket.write_all(message.as_bytes())?;
+    client_socket.write_all(message)?;
 
     let mut response = [0u8; 1024];
     // Python: response = client_socket.recv(1024), one read of what is there.

@@ -19,10 +19,10 @@ use std::net::{SocketAddr, TcpListener};
 use socket2::{Domain, Socket, Type};
 
 fn main() -> io::Result<()> {
-    let arg = std::env::args().nth(1);
+    let arg = std::env::args_os().nth(1);
+    let arg = arg.unwrap_or_else(|| "127.0.0.1:65432".into());
     let addr: SocketAddr = arg
-        .as_deref()
-        .unwrap_or("127.0.0.1:65432")
+        .to_string_lossy()
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
 
