@@ -14,6 +14,8 @@ use common::testing::{example, python3, run, Lesson, WAIT};
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 /// SIGINT's number, the signal Ctrl+C sends (2 on Linux and the BSDs).
 const SIGINT: i32 = 2;
+/// SIGTERM's number, what `kill PID` sends.
+const SIGTERM: i32 = 15;
 const CLIENT_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/python/tutorial_client.py"
@@ -144,4 +146,24 @@ fn ctrl_c_kills_the_tutorial_server_without_a_word() {
     assert_eq!(status.signal(), Some(SIGINT), "{status:?}");
     assert_eq!(server.stderr(), "");
     assert_eq!(read_to_close(&mut client), "");
+}
+
+/// Break it: no SO_REUSEADDR. The tutorial's server closes each connection
+/// first, so its side of the connection stays in TIME_WAIT for a minute,
+/// and a new server cannot bind the port until then: Address already in use.
+#[test]
+fn restart_on_the_same_port_fails() {
+    let mut first = tutorial();
+    let addr = first.addr();
+    let mut client = connect(addr);
+    client.write_all(b"hi").unwrap();
+    // To the end: the server closed first.
+    assert_eq!(read_to_close(&mut client), "Message received");
+    first.signal(SIGTERM);
+    first.wait_exit(WAIT);
+    let bin = example(env!("CARGO_MANIFEST_DIR"), "tcp-server-tutorial");
+    let out = run(&bin, &[&addr.to_string()], "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("AddrInUse"), "{stderr}");
 }
