@@ -25,7 +25,7 @@ pub const MAX_BUFFER: usize = 65_536;
 pub const MAX_REPLY: usize = 3 * MAX_BUFFER + 64;
 
 /// Why `tcp-threaded-server` turns a client away: it already serves
-/// `--max-connections` clients. The server's `hang_up` sends it as
+/// `--max-connections` clients. The server's `hang_up_cleanly` sends it as
 /// [`BUSY_LINE`].
 pub const BUSY_REASON: &str = "server busy, try again later";
 
