@@ -62,10 +62,9 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    // SO_REUSEADDR: after a restart, the old server's connections linger in
-    // TIME_WAIT for a minute or two, and without this bind() would fail with
-    // "address in use" until they are gone. (It does not let two servers
-    // listen on one port: that still fails.)
+    // SO_REUSEADDR: the old server's connections linger in TIME_WAIT for a
+    // minute, and without this a restart's bind() fails with "address in
+    // use" until then. (Two servers on one port still fail.)
     socket.set_reuse_address(true)?;
     // bind(): take the address and port, so clients know where to connect.
     socket
@@ -265,13 +264,11 @@ fn send_reply(
 // Hardening: what the tutorial's server does not survive. Each function is
 // named after what it guards against; docs/tcp-server.md shows each failure.
 
-/// Ctrl+C kills the tutorial's server on the spot, without a word to its
-/// client; here the loops look at a flag, the client is told, the server
-/// exits 0. And a client that says nothing holds the tutorial's server in
-/// recv() for ever (a sequential server, and everyone queued behind it):
-/// here it is let go after `--idle-timeout-ms` with no complete message (one
-/// that trickles in a byte now and then, never ending its line, is idle
-/// too). Returns why it hung up, if it did.
+/// Ctrl+C kills the tutorial's server without a word to its client; here
+/// the client is told, and the server exits 0. A silent client holds the
+/// tutorial's server in recv() for ever; here it is let go after
+/// `--idle-timeout-ms` with no complete message (a byte now and then is
+/// still idle). Returns why it hung up, if it did.
 fn stop_on_ctrl_c_or_idle_client(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -290,12 +287,10 @@ fn stop_on_ctrl_c_or_idle_client(
     Some(why)
 }
 
-/// One recv() may hold part of a message, or several run together. Line
-/// framing takes bytes up to and including the first '\n', and never more
-/// than one byte past `limit`: that byte says "too long", so a client cannot
-/// make the server store an endless line. (BufRead::read_line would do this
-/// in one call, but it lets the line grow without bound and keeps reading
-/// while bytes trickle in, deaf to Ctrl+C and to the idle timeout.)
+/// One recv() may hold part of a message, or several. Line framing takes
+/// bytes up to and including the first '\n', never more than one byte past
+/// `limit` (that byte says "too long"): no endless line is stored.
+/// (BufRead::read_line grows without bound, deaf to Ctrl+C and idleness.)
 fn read_one_line_at_most(
     reader: &mut BufReader<&TcpStream>,
     message: &mut Vec<u8>,
@@ -328,29 +323,26 @@ fn refuse_too_long_line(peer: SocketAddr, limit: usize) -> String {
     format!("Error: Line too long (limit {limit} bytes)")
 }
 
-/// Bytes that are not UTF-8 make the tutorial's decode() raise, which kills
-/// its server. A peer can send anything, so here they get an error reply
-/// and the connection goes on. (In raw framing a character can also be
-/// split across two reads.)
+/// Bytes that are not UTF-8 kill the tutorial's server (decode() raises).
+/// Here they get an error reply and the connection goes on. (In raw framing
+/// a character can also be split across two reads.)
 fn refuse_invalid_utf8(peer: SocketAddr, len: usize) -> String {
     warn!("{peer}: {len} bytes that are not UTF-8");
     INVALID_ENCODING.to_string()
 }
 
-/// A failed accept() kills the tutorial's server. Here it is never a reason
-/// to stop. Some failures come back at once when retried (out of file
-/// descriptors: EMFILE), so pause a moment rather than spin.
+/// A failed accept() kills the tutorial's server; here it never stops it.
+/// Some failures repeat at once (EMFILE): pause rather than spin.
 fn back_off_after_accept_error(error: &io::Error, shutdown: &Shutdown) {
     warn!("accept failed: {error}");
     shutdown.sleep(Duration::from_millis(50));
 }
 
-/// send() until every byte is out, like Python's sendall() and Rust's
-/// write_all(). One send() may take only part of the data (when the socket's
-/// buffer is full because the client is slow to read) and says how much it
-/// took; the rest must be sent again. Unlike sendall(), this gives up when
-/// the client has read nothing for `patience`, or on Ctrl+C: a client that
-/// sends and never reads would otherwise wedge the server in send() for ever.
+/// send() until every byte is out, like sendall() and write_all(): one
+/// send() may take only part of the data (the client is slow to read) and
+/// says how much. Unlike sendall(), this gives up after `patience` with no
+/// progress, or on Ctrl+C: a client that never reads would otherwise hold
+/// the server in send() for ever.
 fn send_all_or_give_up(
     mut stream: &TcpStream,
     mut bytes: &[u8],
@@ -376,9 +368,8 @@ fn send_all_or_give_up(
     Ok(())
 }
 
-/// Tell the client in one line why we hang up, and get ready to close,
-/// without letting a reset eat that line. Best effort and never a wait (the
-/// accept loop calls this too): the socket goes non-blocking, so a client
+/// Tell the client in one line why we hang up, without a reset eating it.
+/// Never a wait (the accept loop calls this too): non-blocking, so a client
 /// that cannot take the line does not hold us up.
 fn hang_up_cleanly(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     let _ = stream.set_nonblocking(true);
@@ -386,11 +377,9 @@ fn hang_up_cleanly(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     // shutdown(SHUT_WR): a FIN goes out right after the line, "nothing more
     // from us", while we can still read.
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    // close() with unread bytes in the receive buffer sends a reset (RST)
-    // instead of a normal close, and a reset can cost the client our line.
-    // So read and throw away what the client has sent already (at most
-    // 64 KiB). Bytes that come later still meet a reset: waiting for them
-    // would hold up the accept loop.
+    // close() with unread bytes sends a reset (RST), which can cost the
+    // client our line: read away what it has sent already (at most 64 KiB).
+    // Later bytes still meet a reset; waiting would hold up accept().
     let mut sink = [0u8; 4096];
     for _ in 0..16 {
         match stream.read(&mut sink) {
