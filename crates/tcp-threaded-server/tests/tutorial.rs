@@ -7,10 +7,13 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::os::unix::process::ExitStatusExt;
 
 use common::testing::tcp_server::{connect, expect_bytes, read_to_close, seed_client, threads_of};
 use common::testing::{example, python3, run, Lesson, WAIT};
 
+/// SIGINT's number, the signal Ctrl+C sends (2 on Linux and the BSDs).
+const SIGINT: i32 = 2;
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-threaded-server");
 const CLIENT_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -142,4 +145,25 @@ fn invalid_utf8_ends_the_clients_thread() {
     assert_eq!(read_to_close(&mut client), "");
     server.expect_stderr("Error in the thread for");
     assert_eq!(seed_client(server.addr(), "still up?"), "Message received");
+}
+
+/// Break it: Ctrl+C (SIGINT) ends the server and every thread at once,
+/// without a word: no log line, and each connected client is cut off.
+#[test]
+fn ctrl_c_cuts_off_every_client() {
+    let mut server = tutorial();
+    let mut clients: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let stream = connect(server.addr());
+            assert!(line(&server).ends_with(" has been established."));
+            stream
+        })
+        .collect();
+    server.interrupt();
+    let status = server.wait_exit(WAIT);
+    assert_eq!(status.signal(), Some(SIGINT), "{status:?}");
+    assert_eq!(server.stderr(), "");
+    for client in &mut clients {
+        assert_eq!(read_to_close(client), "");
+    }
 }
