@@ -1,58 +1,40 @@
 //! # tcp-client: connect, send, wait for the answer
 //!
-//! Connects to a TCP server and prints each reply on stdout. With
-//! `--message TEXT` it sends once and exits. Without it, it reads lines (typed
-//! at a prompt, or from a pipe) and sends each one over the same connection,
+//! Tutorial 3's TCP client (`examples/tcp-client-tutorial.rs`), made to say
+//! what went wrong instead of waiting for ever or printing nothing as if it
+//! were a reply. It connects to a TCP server and prints each reply on stdout.
+//! With `--message TEXT` it sends once and exits; without, it sends each line
+//! it reads (typed at a prompt, or from a pipe) over the same connection,
 //! until `exit` or the end of input.
 //!
 //! Unlike UDP, TCP tells the client when something is wrong: a refused
-//! connection, a reset, a server that hung up. Each of those ends the client
-//! with a message saying what happened and exit code 1. So does silence: the
-//! connection and every reply must come within `--timeout-ms`.
+//! connection, a reset, a server that hung up (saying why, or not). Each
+//! ends the client with one line saying what happened, and exit code 1. So
+//! does silence: the connection, every send and every reply must each be
+//! done within `--timeout-ms`. A full `tcp-threaded-server` sends a busy
+//! line; that is reported as a busy server, never printed as a reply.
 //!
-//! `--burst N` writes each message N times in a row before reading. With
-//! `--framing raw` (the default, like the tutorial) the server takes each
-//! read() as one message, so it may see two of our writes as one message and
-//! send fewer replies than we sent messages: TCP carries bytes, not messages.
-//! With `--framing line` on both sides every message ends with a newline and
-//! each one gets its own reply.
-//!
-//! A server that is full (`tcp-threaded-server` past `--max-connections`)
-//! answers with one busy line and hangs up; the client recognises that line
-//! and exits 1 saying the server is busy, rather than print it as a reply.
-//! Whatever the server sends is printed with control characters escaped.
+//! TCP carries bytes, not messages. `--burst N` writes each message N times
+//! before reading: in `--framing raw` (the default, as in the tutorial) the
+//! server may read several writes as one and send fewer replies. With
+//! `--framing line` on both sides each message gets its own reply.
 //!
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-server -- --reply echo --delay-ms 100
+//! terminal 1 $ cargo run -p tcp-server
 //! listening on 127.0.0.1:65432
 //!
-//! terminal 2 $ cargo run -p tcp-client -- --message ping --burst 3
-//! 10:36:34.197 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:45742
-//! 10:36:34.197 INFO  sent 4 bytes
-//! 10:36:34.197 INFO  sent 4 bytes
-//! 10:36:34.197 INFO  sent 4 bytes
-//! 10:36:34.297 INFO  read 10 bytes
-//! Echo: ping
-//! 10:36:34.398 INFO  read 14 bytes
-//! Echo: pingping
-//! 10:36:36.399 WARN  sent 3 messages but got only 2 replies: several writes were read as one, ...
+//! terminal 2 $ cargo run -p tcp-client -- --message 'Hello, Server!'
+//! Message received
 //! ```
-//!
-//! That is one of two common outcomes. If the server is already waiting in read() when
-//! the first `ping` arrives, so that read returns it alone; during the
-//! 100 ms it then spends on it, the other two land in its buffer and the next
-//! read takes both. If it reaches its first read only after all three are
-//! there, one `Echo: pingpingping` comes back. Which you get depends on timing
-//! alone: TCP promises neither. Restart the server with `--framing line` and add `--framing line`
-//! to the client: three `Echo: ping` lines, every time.
 //!
 //! ## Read in this order
 //!
-//! `run` (socket, connect, close) → `exchange` (send, recv) → `check_unasked`
-//! (what the server said on its own) → `send_message` (write_all, the
-//! tutorial's sendall) → `read_reply` (recv, framing).
+//! The tutorial's path first: `run` (socket, connect, close) → `exchange`
+//! (send, recv) → `send_message` (sendall) → `read_reply` (recv, framing).
+//! Then the section "Hardening": `check_unasked` (what the server said on
+//! its own) and the errors that say what happened. More in docs/tcp-client.md.
 
 use std::error::Error;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
@@ -60,7 +42,9 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 
 use common::net;
-use common::options::tcp::{is_busy_line, Framing, TcpClientOptions, MAX_BUFFER, MAX_REPLY};
+use common::options::tcp::{
+    is_busy_line, split_goodbye, Framing, TcpClientOptions, MAX_BUFFER, MAX_REPLY,
+};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -111,7 +95,13 @@ fn run(options: &TcpClientOptions) -> Result<(), Box<dyn Error>> {
                 }
                 line.clear();
                 if stdin.lock().read_line(&mut line)? == 0 {
-                    break; // end of input: Ctrl+D, or the end of the pipe
+                    // End of input: Ctrl+D, or the end of the pipe. After
+                    // Ctrl+D the cursor is still on the prompt's line: end
+                    // it, or the shell's prompt would follow ours.
+                    if person {
+                        writeln!(io::stdout())?;
+                    }
+                    break;
                 }
                 let message = line.trim_end_matches(['\r', '\n']);
                 if message.eq_ignore_ascii_case("exit") {
@@ -151,19 +141,24 @@ fn exchange(
             // The threaded server's line to a client past its cap: no
             // answer, but a refusal.
             Ok(reply) if is_busy_line(&reply) => return Err(busy_error(options)),
+            // A goodbye (idle timeout, shutdown) is the server hanging up,
+            // not an answer, even when it came glued to the answer.
+            Ok(reply) if split_goodbye(&reply).is_some() => {
+                return Err(goodbye_error(&reply, options));
+            }
             // The bytes are the server's, not ours: printed with control
             // characters escaped, so they cannot drive the terminal.
             Ok(reply) => common::outln!("{}", net::printable(&reply))?,
             // Raw framing: after the first reply, silence may just mean the
-            // server read several of our messages as one.
+            // server read several of our messages as one, or we read several
+            // of its replies as one.
             Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
                 warn!(
-                    "sent {} messages but got only {} {}: several writes were read as one, \
-                     because TCP carries bytes, not messages (--framing line on both sides \
-                     fixes this)",
+                    "sent {} messages but read only {}: several writes were read as one \
+                     (ours by the server, or its replies by us), because TCP carries bytes, \
+                     not messages (--framing line on both sides fixes this)",
                     options.burst,
-                    count - 1,
-                    if count == 2 { "reply" } else { "replies" }
+                    common::count(count as u64 - 1, "reply", "replies")
                 );
                 break;
             }
@@ -190,7 +185,9 @@ fn send_message(
     // fails (here: after --timeout-ms with no progress). Small messages on a
     // quiet connection almost always go in one write(), which is exactly why
     // forgetting the loop is a bug that hides until the day it bites.
-    stream.write_all(&bytes).map_err(|e| io_error(options, e))?;
+    stream
+        .write_all(&bytes)
+        .map_err(|e| send_error(options, e))?;
     info!("sent {} bytes", bytes.len());
     Ok(())
 }
@@ -257,6 +254,11 @@ fn read_reply(
         }
     }
 }
+
+// Hardening: what the tutorial's client does not survive. The tutorial's
+// client waits for ever, takes a hang-up for an empty reply, and dies of an
+// error with a traceback; these turn each case into one line that says what
+// happened, and exit code 1.
 
 /// Before sending, look (without waiting) for bytes the server sent that we
 /// did not ask for: the rest of a reply longer than one read, or a last line
@@ -337,9 +339,55 @@ fn busy_error(options: &TcpClientOptions) -> Box<dyn Error> {
     .into()
 }
 
+/// The server's goodbye line, alone or glued to a reply: print the reply
+/// part, and report the hang-up.
+fn goodbye_error(reply: &[u8], options: &TcpClientOptions) -> Box<dyn Error> {
+    let Some((before, said)) = split_goodbye(reply) else {
+        return format!("the server at {} has closed the connection", options.server).into();
+    };
+    if !before.is_empty() {
+        if let Err(e) = common::outln!("{}", net::printable(before)) {
+            return e.into();
+        }
+    }
+    format!(
+        "the server at {} has closed the connection, saying {}",
+        options.server,
+        net::preview(said)
+    )
+    .into()
+}
+
+/// What a failed send means. A send that times out is not a missing
+/// reply: the server has stopped reading, and the bytes have nowhere to go.
+fn send_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
+    if net::is_timeout(&error) {
+        return format!(
+            "could not send to {} within {:?}: the server is not reading what we send, and \
+             the buffers between us are full (a sequential server may be busy with another \
+             client). Try a longer --timeout-ms",
+            options.server, options.timeout
+        )
+        .into();
+    }
+    io_error(options, error)
+}
+
 /// What a failed send or receive means for the connection.
 fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
     let server = options.server;
+    if net::is_timeout(&error) && options.framing == Framing::Raw {
+        // Our message had no newline. A server in line framing is still
+        // waiting for one: that is not slowness, but a framing mismatch.
+        return format!(
+            "no reply from {server} within {:?}. If the server runs with --framing line, it \
+             is still waiting for the end of the line: use --framing line here too. Otherwise \
+             it is slow or stuck (a sequential server may be busy with another client): try a \
+             longer --timeout-ms",
+            options.timeout
+        )
+        .into();
+    }
     if net::is_timeout(&error) {
         return format!(
             "no reply from {server} within {:?}: the server is slow or stuck (a sequential \

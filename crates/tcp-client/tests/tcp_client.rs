@@ -180,7 +180,7 @@ fn burst_in_raw_framing_can_merge() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Echo: pingpingping\n");
     assert!(
-        stderr(&out).contains("sent 3 messages but got only 1 reply"),
+        stderr(&out).contains("sent 3 messages but read only 1 reply"),
         "{}",
         stderr(&out)
     );
@@ -495,4 +495,111 @@ fn reply_length_limit_in_line_framing() {
         }
         server.join().unwrap();
     }
+}
+
+/// The servers' goodbye line (here: Ctrl+C's) is the server hanging up,
+/// not a reply: exit 1, saying so, nothing printed as an answer. Glued to a
+/// real reply (raw framing: two writes, one read), the reply is printed and
+/// the hang-up reported.
+#[test]
+fn goodbye_as_the_reply_is_an_error() {
+    let (port, server) = one_reply_peer(b"Error: server shutting down\n");
+    expect_failure(
+        &["--port", &port, "--message", "hi"],
+        "has closed the connection, saying \"Error: server shutting down\"",
+    );
+    server.join().unwrap();
+
+    let (port, server) = one_reply_peer(b"Message receivedError: server shutting down\n");
+    let out = run(CLIENT, &["--port", &port, "--message", "hi"], "", WAIT);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Message received\n");
+    assert!(
+        stderr(&out).contains("saying \"Error: server shutting down\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let (port, server) = one_reply_peer(b"Error: idle for too long, closing\n");
+    expect_failure(
+        &["--port", &port, "--message", "hi", "--framing", "line"],
+        "saying \"Error: idle for too long, closing\"",
+    );
+    server.join().unwrap();
+}
+
+/// A raw client (no newline) and a server in line framing: the server waits
+/// for the end of the line and never answers. The client says that this may
+/// be a framing mismatch, not just a slow server.
+#[test]
+fn framing_mismatch_is_named() {
+    let (port, server) = peer("127.0.0.1", |stream| {
+        // A line server: reads, and answers only a complete line.
+        let mut line = Vec::new();
+        let _ = BufReader::new(&stream).read_until(b'\n', &mut line);
+        line
+    });
+    expect_failure(
+        &["--port", &port, "--message", "hi", "--timeout-ms", "300"],
+        "If the server runs with --framing line, it is still waiting for the end of the line",
+    );
+    assert_eq!(server.join().unwrap(), b"hi");
+}
+
+/// A server that stops reading: our sends fill its buffers and then time
+/// out. That is reported as a send that could not be done, not as a
+/// missing reply.
+#[test]
+fn send_timeout_is_not_a_missing_reply() {
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    // Accepted sockets inherit a small receive buffer: it fills soon.
+    listener.set_recv_buffer_size(4096).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(1).unwrap();
+    let listener = TcpListener::from(listener);
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        // Never reads; holds the connection until the test is done.
+        let _ = wait.recv_timeout(WAIT);
+        drop(stream);
+    });
+    let big = format!("{}\n", "x".repeat(32 << 20));
+    let out = run(
+        CLIENT,
+        &["--port", &port, "--timeout-ms", "300"],
+        &big,
+        WAIT,
+    );
+    done.send(()).unwrap();
+    server.join().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not send to 127.0.0.1"), "{err}");
+    assert!(!err.contains("no reply"), "{err}");
+}
+
+/// At a terminal, Ctrl+D at the prompt ends the input; the client ends the
+/// prompt's line first, so the shell's prompt starts on a line of its own.
+/// (Runs the client in a pseudo-terminal, with a small Python tool.)
+#[test]
+fn ctrl_d_at_the_prompt_ends_the_line() {
+    let Some(python) = common::testing::python3("ctrl_d_at_the_prompt_ends_the_line") else {
+        return;
+    };
+    let (port, server) = peer("127.0.0.1", |mut stream| {
+        let _ = stream.read_to_end(&mut Vec::new());
+    });
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/at_a_terminal.py");
+    let prompt = "message ('exit' quits)> ";
+    let out = run(python, &[tool, prompt, CLIENT, "--port", &port], "", WAIT);
+    server.join().unwrap();
+    let screen = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{screen:?} {}", stderr(&out));
+    // The terminal turns "\n" into "\r\n".
+    let after = screen.rsplit(prompt).next().unwrap();
+    assert_eq!(after, "\r\n", "{screen:?}");
 }

@@ -1,54 +1,37 @@
-//! # tcp-threaded-server: one thread per client
+//! # tcp-threaded-server: one thread per client, at most --max-connections
 //!
-//! `tcp-server` is a TCP server in its plainest form. It binds a socket,
-//! listens, accepts one client, answers every message that client sends
-//! until it hangs up, and only then accepts the next one.
-//! `tcp-threaded-server` is the same program plus one thread per client, at
-//! most `--max-connections` of them, so the next client is accepted at once.
-//! `diff` the two files: they differ only where the threads come in.
+//! Tutorial 3's threaded server (`examples/tcp-threaded-server-tutorial.rs`),
+//! made to survive what that one does not. After accept(), each client gets
+//! a thread of its own and the accept loop goes straight back to accept():
+//! a client that stays connected, silent or chatty, makes nobody wait.
 //!
-//! TCP has connections, so a server holds one socket per client. While the
-//! sequential server serves one, the others wait: the kernel completes their
-//! handshakes and queues them (the `--backlog`), but nobody reads from them.
-//! `--idle-timeout-ms` closes a client that stays silent that long, freeing
-//! the server from a forgotten connection; a client that keeps talking still
-//! holds it, for as long as it likes. That is what the threads fix.
+//! The tutorial starts a thread for every connection, so whoever opens
+//! connections decides how many threads it runs, until memory runs out (the
+//! Rust book says so before it builds a thread pool). This server runs at
+//! most `--max-connections` handlers; a client past the cap is sent one line,
+//! `Error: server busy, try again later`, and is closed. The threads are
+//! scoped: at Ctrl+C the accept loop stops, and the server waits for every
+//! handler to tell its client and close before it logs `server closed`.
 //!
-//! Why a cap? Each thread costs a stack and scheduler time, and a server
-//! that spawns one per connection lets anyone who opens connections make it
-//! spawn threads until memory runs out (the Rust book says so before its
-//! thread pool). Past the cap: one `Error: server busy` line, then hang up.
+//! Everything else (framing, idle timeout, bad bytes, slow readers) is
+//! tcp-server's code, line for line: `diff` the two files to see the threads.
 //!
-//! TCP is a stream of bytes, not of messages (UDP keeps each datagram whole).
-//! With `--framing raw`, the default, one `read()` is one message, as in the
-//! tutorial, whose client sends `Hello, Server!` with no newline and waits.
-//! With `--framing line` a message ends at a newline, and so does every
-//! reply; `--reply echo --framing line` (on the client too) shows it.
-//!
-//! ## Run it (two terminals)
+//! ## Run it (three terminals)
 //!
 //! ```text
 //! terminal 1 $ cargo run -p tcp-threaded-server
 //! listening on 127.0.0.1:65432
 //!
-//! terminal 2 $ cargo run -p tcp-client -- --message 'Hello, Server!'
+//! terminal 2 $ cargo run -p tcp-client       # stays at its prompt
+//! terminal 3 $ cargo run -p tcp-client -- --message 'Hello, Server!'
 //! Message received
-//!
-//! terminal 1 now shows
-//! 10:20:31.017 INFO  127.0.0.1:51622: connected
-//! 10:20:31.017 INFO  127.0.0.1:51622: "Hello, Server!"
-//! 10:20:31.018 INFO  127.0.0.1:51622: closed (the client hung up)
 //! ```
-//!
-//! Keep one `tcp-client` open at its prompt and send from another one:
-//! `tcp-server` answers it only once the first leaves or falls silent,
-//! `tcp-threaded-server` at once. Ctrl+C logs `server closed`, exits 0.
 //!
 //! ## Read in this order
 //!
-//! `serve` (socket, bind, listen, close) → `accept_loop` (accept) →
-//! `handle_connection` (one client) → `next_message` (recv, framing) →
-//! `answer` (decode, reply) → `send_all` (send until all is sent).
+//! `accept_loop` first: the cap and the threads are all there. Then, as in
+//! tcp-server, `handle_connection` → `converse` → `receive` → `answer`,
+//! and the section "Hardening". More in docs/tcp-threaded-server.md.
 
 use std::error::Error;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -56,7 +39,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::options::tcp::{Framing, TcpServerOptions};
+use common::options::tcp::{Framing, TcpServerOptions, IDLE_REASON, SHUTDOWN_REASON};
 use common::reply::INVALID_ENCODING;
 use common::{net, Shutdown};
 use log::{debug, info, warn};
@@ -67,6 +50,8 @@ fn main() -> ExitCode {
     common::logging::init();
     common::finish(serve(&options))
 }
+
+// The tutorial's path: socket → bind → listen → accept → recv → send → close.
 
 /// Open the listening socket, accept clients until Ctrl+C, close it.
 fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
@@ -79,10 +64,9 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    // SO_REUSEADDR: after a restart, the old server's connections linger in
-    // TIME_WAIT for a minute or two, and without this bind() would fail with
-    // "address in use" until they are gone. (It does not let two servers
-    // listen on one port: that still fails.)
+    // SO_REUSEADDR: the old server's connections linger in TIME_WAIT for a
+    // minute, and without this a restart's bind() fails with "address in
+    // use" until then. (Two servers on one port still fail.)
     socket.set_reuse_address(true)?;
     // bind(): take the address and port, so clients know where to connect.
     socket
@@ -121,16 +105,12 @@ fn accept_loop(listener: &TcpListener, options: &TcpServerOptions, shutdown: &Sh
             Ok(accepted) => accepted,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                // A failed accept is never a reason to stop. Some failures
-                // come back at once when retried (out of file descriptors:
-                // EMFILE), so pause a moment rather than spin.
-                warn!("accept failed: {e}");
-                shutdown.sleep(Duration::from_millis(50));
+                back_off_after_accept_error(&e, shutdown);
                 continue;
             }
         };
         let Some(permit) = limit.try_acquire() else {
-            hang_up(&stream, peer, common::options::tcp::BUSY_REASON); // no thread for it
+            hang_up_cleanly(&stream, peer, common::options::tcp::BUSY_REASON); // no thread for it
             continue;
         };
         scope.spawn(move || {
@@ -158,7 +138,7 @@ fn handle_connection(
     info!("{peer}: closed ({why})");
 }
 
-/// The conversation with one client: read a message, answer it, repeat.
+/// The conversation with one client: receive a message, answer it, repeat.
 /// Returns why it ended.
 fn converse(
     stream: &TcpStream,
@@ -167,7 +147,7 @@ fn converse(
     shutdown: &Shutdown,
 ) -> io::Result<&'static str> {
     // Reads and writes give up every POLL_INTERVAL, so the loop can notice
-    // Ctrl+C and the idle timeout.
+    // Ctrl+C and the idle timeout (the tutorial's recv() waits for ever).
     stream.set_read_timeout(Some(net::POLL_INTERVAL))?;
     stream.set_write_timeout(Some(net::POLL_INTERVAL))?;
     // The buffer holds at most `buffer_size` bytes, so a client cannot make
@@ -178,17 +158,12 @@ fn converse(
     let mut last_message = Instant::now();
     loop {
         // Checked between reads only: a message in hand is finished first.
-        if shutdown.requested() {
-            hang_up(stream, peer, "server shutting down");
-            return Ok("server shutting down");
+        if let Some(why) =
+            stop_on_ctrl_c_or_idle_client(stream, peer, options, shutdown, last_message)
+        {
+            return Ok(why);
         }
-        // Idle means no complete message: a client that trickles in a byte
-        // now and then, and never ends its line, is idle too.
-        if last_message.elapsed() >= options.idle_timeout {
-            hang_up(stream, peer, "idle for too long, closing");
-            return Ok("idle timeout");
-        }
-        match next_message(&mut reader, &mut message, options) {
+        match receive(&mut reader, &mut message, options) {
             Ok(Incoming::Message) if skipping => skipping = false, // its tail
             Ok(Incoming::Message) => {
                 answer(stream, &message, peer, options, shutdown)?;
@@ -196,8 +171,7 @@ fn converse(
             }
             Ok(Incoming::TooLong) if skipping => {}
             Ok(Incoming::TooLong) => {
-                warn!("{peer}: line over the {}-byte limit", options.buffer_size);
-                let error = format!("Error: Line too long (limit {} bytes)", options.buffer_size);
+                let error = refuse_too_long_line(peer, options.buffer_size);
                 send_reply(stream, error, options, shutdown)?;
                 skipping = true;
                 last_message = Instant::now();
@@ -213,7 +187,7 @@ fn converse(
     }
 }
 
-/// What [`next_message`] found.
+/// What [`receive`] found.
 enum Incoming {
     /// A whole message is in `message`.
     Message,
@@ -229,7 +203,7 @@ enum Incoming {
 /// Read once (at most one recv()) and add what came to `message`, the way
 /// `--framing` says. A read that times out comes back as an error, and a
 /// part of a line stays in `message` for the next call to finish.
-fn next_message(
+fn receive(
     reader: &mut BufReader<&TcpStream>,
     message: &mut Vec<u8>,
     options: &TcpServerOptions,
@@ -255,30 +229,7 @@ fn next_message(
             reader.consume(len);
             Ok(Incoming::Message)
         }
-        Framing::Line => {
-            // Take bytes up to and including the first '\n', but never more
-            // than one byte past the limit: that byte says "too long".
-            // (BufRead::read_line would do this in one call, but it lets the
-            // line grow without bound and keeps reading while bytes trickle
-            // in, deaf to Ctrl+C and to the idle timeout.)
-            let line_end = received.iter().position(|&b| b == b'\n');
-            let wanted = line_end.map_or(received.len(), |i| i + 1);
-            let room = (options.buffer_size + 1).saturating_sub(message.len());
-            let taken = wanted.min(room);
-            message.extend_from_slice(&received[..taken]);
-            reader.consume(taken);
-            if message.ends_with(b"\n") {
-                message.pop();
-                if message.ends_with(b"\r") {
-                    message.pop(); // telnet and friends end lines with \r\n
-                }
-                Ok(Incoming::Message)
-            } else if message.len() > options.buffer_size {
-                Ok(Incoming::TooLong)
-            } else {
-                Ok(Incoming::Partial)
-            }
-        }
+        Framing::Line => Ok(read_one_line_at_most(reader, message, options.buffer_size)),
     }
 }
 
@@ -290,18 +241,13 @@ fn answer(
     options: &TcpServerOptions,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    // Bytes on the wire are not text until decoded; a peer can send anything,
-    // so a decoding error is an answer, not a crash. (In raw framing a
-    // character can also be split across two reads.)
+    // decode('utf-8'): bytes on the wire are not text until decoded.
     let reply = match std::str::from_utf8(message) {
         Ok(text) => {
             info!("{peer}: {}", net::preview(text));
             options.reply.respond(text)
         }
-        Err(_) => {
-            warn!("{peer}: {} bytes that are not UTF-8", message.len());
-            INVALID_ENCODING.to_string()
-        }
+        Err(_) => refuse_invalid_utf8(peer, message.len()),
     };
     // The simulated slow work (`--delay-ms`); Ctrl+C cuts it short.
     shutdown.sleep(options.delay);
@@ -310,7 +256,8 @@ fn answer(
     Ok(())
 }
 
-/// Send one reply, framed: in line framing it ends with a newline.
+/// sendall(): send one reply, framed (in line framing it ends with a
+/// newline), every byte of it.
 fn send_reply(
     stream: &TcpStream,
     reply: String,
@@ -321,16 +268,92 @@ fn send_reply(
     if options.framing == Framing::Line {
         bytes.push(b'\n');
     }
-    send_all(stream, &bytes, options.idle_timeout, shutdown)
+    send_all_or_give_up(stream, &bytes, options.idle_timeout, shutdown)
 }
 
-/// send() until every byte is out, like Python's sendall() and Rust's
-/// write_all(). One send() may take only part of the data (when the socket's
-/// buffer is full because the client is slow to read) and says how much it
-/// took; the rest must be sent again. Unlike write_all(), this gives up when
-/// the client has read nothing for `patience`, or on Ctrl+C, instead of
-/// waiting for ever on a client that never reads.
-fn send_all(
+// Hardening: what the tutorial's server does not survive. Each function is
+// named after what it guards against; docs/tcp-server.md shows each failure.
+
+/// Ctrl+C kills the tutorial's server without a word to its client; here
+/// the client is told, and the server exits 0. A silent client holds the
+/// tutorial's server in recv() for ever; here it is let go after
+/// `--idle-timeout-ms` with no complete message (a byte now and then is
+/// still idle). Returns why it hung up, if it did.
+fn stop_on_ctrl_c_or_idle_client(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    options: &TcpServerOptions,
+    shutdown: &Shutdown,
+    last_message: Instant,
+) -> Option<&'static str> {
+    let (why, reason) = if shutdown.requested() {
+        (SHUTDOWN_REASON, SHUTDOWN_REASON)
+    } else if last_message.elapsed() >= options.idle_timeout {
+        ("idle timeout", IDLE_REASON)
+    } else {
+        return None;
+    };
+    hang_up_cleanly(stream, peer, reason);
+    Some(why)
+}
+
+/// One recv() may hold part of a message, or several. Line framing takes
+/// bytes up to and including the first '\n', never more than one byte past
+/// `limit` (that byte says "too long"): no endless line is stored.
+/// (BufRead::read_line grows without bound, deaf to Ctrl+C and idleness.)
+fn read_one_line_at_most(
+    reader: &mut BufReader<&TcpStream>,
+    message: &mut Vec<u8>,
+    limit: usize,
+) -> Incoming {
+    let received = reader.buffer();
+    let line_end = received.iter().position(|&b| b == b'\n');
+    let wanted = line_end.map_or(received.len(), |i| i + 1);
+    let room = (limit + 1).saturating_sub(message.len());
+    let taken = wanted.min(room);
+    message.extend_from_slice(&received[..taken]);
+    reader.consume(taken);
+    if message.ends_with(b"\n") {
+        message.pop();
+        if message.ends_with(b"\r") {
+            message.pop(); // telnet and friends end lines with \r\n
+        }
+        Incoming::Message
+    } else if message.len() > limit {
+        Incoming::TooLong
+    } else {
+        Incoming::Partial
+    }
+}
+
+/// The answer to a line over `--buffer-size`. The rest of the line is then
+/// thrown away as it comes.
+fn refuse_too_long_line(peer: SocketAddr, limit: usize) -> String {
+    warn!("{peer}: line over the {limit}-byte limit");
+    format!("Error: Line too long (limit {limit} bytes)")
+}
+
+/// Bytes that are not UTF-8 kill the tutorial's server (decode() raises).
+/// Here they get an error reply and the connection goes on. (In raw framing
+/// a character can also be split across two reads.)
+fn refuse_invalid_utf8(peer: SocketAddr, len: usize) -> String {
+    warn!("{peer}: {len} bytes that are not UTF-8");
+    INVALID_ENCODING.to_string()
+}
+
+/// A failed accept() kills the tutorial's server; here it never stops it.
+/// Some failures repeat at once (EMFILE): pause rather than spin.
+fn back_off_after_accept_error(error: &io::Error, shutdown: &Shutdown) {
+    warn!("accept failed: {error}");
+    shutdown.sleep(Duration::from_millis(50));
+}
+
+/// send() until every byte is out, like sendall() and write_all(): one
+/// send() may take only part of the data (the client is slow to read) and
+/// says how much. Unlike sendall(), this gives up after `patience` with no
+/// progress, or on Ctrl+C: a client that never reads would otherwise hold
+/// the server in send() for ever.
+fn send_all_or_give_up(
     mut stream: &TcpStream,
     mut bytes: &[u8],
     patience: Duration,
@@ -355,21 +378,18 @@ fn send_all(
     Ok(())
 }
 
-/// Tell the client in one line why we hang up, and get ready to close.
-/// Best effort and never a wait (the accept loop calls this too): the socket
-/// goes non-blocking, so a client that cannot take the line does not hold
-/// us up.
-fn hang_up(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
+/// Tell the client in one line why we hang up, without a reset eating it.
+/// Never a wait (the accept loop calls this too): non-blocking, so a client
+/// that cannot take the line does not hold us up.
+fn hang_up_cleanly(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     let _ = stream.set_nonblocking(true);
     let _ = stream.write(format!("Error: {reason}\n").as_bytes());
     // shutdown(SHUT_WR): a FIN goes out right after the line, "nothing more
     // from us", while we can still read.
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    // close() with unread bytes in the receive buffer sends a reset (RST)
-    // instead of a normal close, and a reset can cost the client our line.
-    // So read and throw away what the client has sent already (at most
-    // 64 KiB). Bytes that come later still meet a reset: waiting for them
-    // would hold up the accept loop.
+    // close() with unread bytes sends a reset (RST), which can cost the
+    // client our line: read away what it has sent already (at most 64 KiB).
+    // Later bytes still meet a reset; waiting would hold up accept().
     let mut sink = [0u8; 4096];
     for _ in 0..16 {
         match stream.read(&mut sink) {

@@ -25,7 +25,7 @@ pub const MAX_BUFFER: usize = 65_536;
 pub const MAX_REPLY: usize = 3 * MAX_BUFFER + 64;
 
 /// Why `tcp-threaded-server` turns a client away: it already serves
-/// `--max-connections` clients. The server's `hang_up` sends it as
+/// `--max-connections` clients. The server's `hang_up_cleanly` sends it as
 /// [`BUSY_LINE`].
 pub const BUSY_REASON: &str = "server busy, try again later";
 
@@ -39,6 +39,31 @@ pub const BUSY_LINE: &str = "Error: server busy, try again later\n";
 pub fn is_busy_line(bytes: &[u8]) -> bool {
     let line = BUSY_LINE.as_bytes();
     bytes == line || Some(bytes) == line.strip_suffix(b"\n")
+}
+
+/// Why both servers hang up on a client that sent no message for
+/// `--idle-timeout-ms`. Sent as `Error: REASON` and a newline.
+pub const IDLE_REASON: &str = "idle for too long, closing";
+
+/// Why both servers hang up on their clients at Ctrl+C. Sent as
+/// `Error: REASON` and a newline.
+pub const SHUTDOWN_REASON: &str = "server shutting down";
+
+/// If `bytes` end with a goodbye line (`Error: ` and [`IDLE_REASON`] or
+/// [`SHUTDOWN_REASON`], with or without its newline), the bytes before it
+/// and the goodbye line without its newline. In raw framing a goodbye can
+/// arrive glued to the reply before it: `Message receivedError: server
+/// shutting down`. `tcp-client` uses this so a goodbye is never taken for an
+/// answer.
+pub fn split_goodbye(bytes: &[u8]) -> Option<(&[u8], &str)> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    [IDLE_REASON, SHUTDOWN_REASON].iter().find_map(|reason| {
+        let line = format!("Error: {reason}");
+        let before = bytes.strip_suffix(line.as_bytes())?;
+        let start = before.len();
+        let said = std::str::from_utf8(&bytes[start..]).ok()?;
+        Some((before, said))
+    })
 }
 
 /// How a TCP peer tells where one message ends and the next begins.
@@ -285,6 +310,22 @@ mod tests {
         }
         assert!("lines".parse::<Framing>().is_err());
         assert_eq!(Framing::default(), Framing::Raw);
+    }
+
+    #[test]
+    fn goodbyes_are_found_alone_and_glued() {
+        let alone = split_goodbye(b"Error: server shutting down\n");
+        assert_eq!(alone, Some((&b""[..], "Error: server shutting down")));
+        let glued = split_goodbye(b"Message receivedError: idle for too long, closing");
+        assert_eq!(
+            glued,
+            Some((
+                &b"Message received"[..],
+                "Error: idle for too long, closing"
+            ))
+        );
+        assert_eq!(split_goodbye(b"Message received"), None);
+        assert_eq!(split_goodbye(BUSY_LINE.as_bytes()), None);
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! # tcp-client-tutorial: tutorial 3's TCP client, as the tutorial writes it
+//!
+//! Connect, send `Hello, Server!` in full, read once (at most 1024 bytes),
+//! print it, close. No timeouts: a server that never answers keeps it
+//! waiting for ever. A reply that is not UTF-8 ends it with an error, as
+//! `decode('utf-8')` does.
+//!
+//! ```text
+//! terminal 1 $ cargo run -p tcp-server --example tcp-server-tutorial
+//! terminal 2 $ cargo run -p tcp-client --example tcp-client-tutorial [-- ADDR [MESSAGE]]
+//! ```
+//!
+//! ADDR defaults to `127.0.0.1:65432`. MESSAGE (not in the tutorial, for the
+//! experiments in docs/tcp-client.md) replaces `Hello, Server!`.
+//! The full lesson, with what this one does not survive, is `src/main.rs`.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+
+use socket2::{Domain, Socket, Type};
+
+fn main() -> io::Result<()> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let addr = args
+        .get(1)
+        .map_or("127.0.0.1:65432".into(), |a| a.to_string_lossy());
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // MESSAGE as bytes, as given: it may be any bytes, UTF-8 or not.
+    let message = args.get(2).map_or(&b"Hello, Server!"[..], |m| m.as_bytes());
+
+    // Python: socket.socket(AF_INET, SOCK_STREAM), a TCP socket.
+    let client_socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Python: client_socket.connect((host, port)), the handshake; no deadline.
+    client_socket.connect(&addr.into())?;
+    let mut client_socket = TcpStream::from(client_socket);
+    println!("Connected to {addr}");
+
+    // Python: client_socket.sendall(message.encode('utf-8')).
+    client_socket.write_all(message)?;
+
+    let mut response = [0u8; 1024];
+    // Python: response = client_socket.recv(1024), one read of what is there.
+    let n = client_socket.read(&mut response)?;
+    // Python: response.decode('utf-8'), which raises on bytes that are not UTF-8.
+    let text = std::str::from_utf8(&response[..n])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    println!("Received response: {text}");
+
+    // Python: client_socket.close().
+    drop(client_socket);
+    Ok(())
+}
