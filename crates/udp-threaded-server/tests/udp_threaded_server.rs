@@ -110,3 +110,58 @@ fn max_threads_bounds_the_handlers() {
         "a second handler ran despite --max-threads 1:\n{log}"
     );
 }
+
+/// The tutorial's threads pile up when its handlers stall (see
+/// tests/tutorial.rs); here they stall too (stderr, where they log, is a
+/// pipe nobody reads), and the flood never gets past `--max-threads`.
+#[test]
+fn threads_stay_capped_when_handlers_stall() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--max-threads", "8"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stalled_stderr = child.stderr.take().unwrap(); // open, never read
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let idle = thread_count(child.id());
+    let flood = udp_socket_for(addr);
+    let mut most = idle;
+    // Enough 1000-byte datagrams to fill the stderr pipe many times over.
+    let deadline = std::time::Instant::now() + common::testing::WAIT;
+    for round in 0..100 {
+        for _ in 0..100 {
+            let _ = flood.send_to(&[b'x'; 1000], addr);
+        }
+        most = most.max(thread_count(child.id()));
+        // + 1: a handler that has just given back its slot may still be
+        // exiting when the next one starts.
+        assert!(most <= idle + 9, "{most} threads, {idle} when idle");
+        if round > 20 && most >= idle + 8 {
+            break; // stalled at the cap, and held there
+        }
+        assert!(std::time::Instant::now() < deadline);
+    }
+    assert!(most >= idle + 8, "the handlers never stalled");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// How many threads process `pid` has now (Linux: one entry per thread).
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
