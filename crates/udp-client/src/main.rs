@@ -75,7 +75,13 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
                 }
                 line.clear();
                 if stdin.lock().read_until(b'\n', &mut line)? == 0 {
-                    break; // end of input: Ctrl+D, or the end of the pipe
+                    // End of input: the end of the pipe, or Ctrl+D. After
+                    // Ctrl+D the cursor is still on the prompt's line: end
+                    // it, so the shell's prompt starts on a line of its own.
+                    if person {
+                        writeln!(io::stdout())?;
+                    }
+                    break;
                 }
                 let message = line.strip_suffix(b"\n").unwrap_or(&line);
                 let message = message.strip_suffix(b"\r").unwrap_or(message);
@@ -144,10 +150,10 @@ fn request(
         }
     }
     Err(format!(
-        "no reply from {} after {} tries, {:?} each: is the server running on that address \
+        "no reply from {} after {}, {:?} each: is the server running on that address \
          and port? (UDP cannot tell a lost datagram from a missing server)",
         options.server,
-        options.retries + 1,
+        common::count(u64::from(options.retries) + 1, "try", "tries"),
         options.timeout,
     )
     .into())
