@@ -8,7 +8,8 @@
 //! UDP promises nothing: the request or the reply can be lost and nobody is
 //! told. So the client waits only `--timeout-ms` for each reply, resends up to
 //! `--retries` times, and then gives up with `no reply from ADDR` and exit
-//! code 1 rather than waiting for ever.
+//! code 1 rather than waiting for ever. (Tutorial 5's client,
+//! `examples/udp-client-tutorial.rs`, does wait for ever.)
 //!
 //! ## Run it (two terminals)
 //!
@@ -26,7 +27,8 @@
 //!
 //! ## Read in this order
 //!
-//! `run` (socket, close) → `request` (send_to, recv_from, retries).
+//! `run` (socket, close) → `request` (send_to, recv_from, retries) →
+//! `discard_late_replies`. Lesson page: docs/udp-client.md.
 
 use std::error::Error;
 use std::io::{self, BufRead, IsTerminal, Write};
