@@ -135,7 +135,8 @@ fn handle(
                 options.reply.respond(text)
             }
             Err(_) => {
-                warn!("from {peer}: {} bytes that are not UTF-8", datagram.len());
+                let size = common::count(datagram.len() as u64, "byte", "bytes");
+                warn!("from {peer}: {size}, not UTF-8");
                 INVALID_ENCODING.to_string()
             }
         }
