@@ -127,7 +127,8 @@ fn request(
         }
         // send_to(): the whole message as one datagram, to the server's address.
         let sent = socket.send_to(message, options.server)?;
-        info!("sent {sent} bytes to {}", options.server);
+        let size = common::count(sent as u64, "byte", "bytes");
+        info!("sent {size} to {}", options.server);
 
         // recv_from() with a deadline. Anything from another address is not
         // our reply (any host can send to our port), so skip it and keep
@@ -141,7 +142,8 @@ fn request(
             socket.set_read_timeout(Some(left))?;
             match socket.recv_from(buf) {
                 Ok((len, from)) if from == options.server => {
-                    info!("reply from {from} ({len} bytes)");
+                    let size = common::count(len as u64, "byte", "bytes");
+                    info!("reply from {from} ({size})");
                     // Escaped where needed: a server must not drive our terminal.
                     return Ok(net::printable(&buf[..len]));
                 }

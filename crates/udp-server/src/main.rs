@@ -155,7 +155,10 @@ fn handle(
 
     // send_to(): UDP has no connection, so every send names its destination.
     match socket.send_to(reply.as_bytes(), peer) {
-        Ok(sent) => info!("replied to {peer} ({sent} bytes)"),
+        Ok(sent) => info!(
+            "replied to {peer} ({})",
+            common::count(sent as u64, "byte", "bytes")
+        ),
         Err(e) => warn!("send_to {peer} failed: {e}"),
     }
 }

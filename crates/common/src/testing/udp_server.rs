@@ -49,7 +49,10 @@ pub fn invalid_utf8(bin: &str) {
         b"Error: Invalid encoding"
     );
     server.expect_stderr("3 bytes, not UTF-8");
-    assert_eq!(udp_request(server.addr(), &[0xff]), b"Error: Invalid encoding");
+    assert_eq!(
+        udp_request(server.addr(), &[0xff]),
+        b"Error: Invalid encoding"
+    );
     server.expect_stderr("1 byte, not UTF-8");
     assert_eq!(udp_text(server.addr(), "still here"), "Echo: still here");
 }
