@@ -147,6 +147,23 @@ fn tutorial_client_believes_a_stranger() {
     assert_eq!(text(&out.stdout), "Server response: pay 100 to Mallory\n");
 }
 
+/// The same over IPv6 loopback.
+#[test]
+fn tutorial_client_over_ipv6() {
+    let socket = UdpSocket::bind("[::1]:0").unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    let server = thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        socket.send_to(b"Message received", from).unwrap();
+        buf[..n].to_vec()
+    });
+    let out = run(&tutorial(), &[&addr], "six\nexit\n", WAIT);
+    assert_eq!(text(&out.stdout), "Server response: Message received\n");
+    assert_eq!(server.join().unwrap(), b"six");
+}
+
 /// A server address that is not `IP:PORT` is an error: a message, exit 1.
 #[test]
 fn tutorial_client_bad_address() {

@@ -35,6 +35,18 @@ fn tutorial_against_the_python_client() {
 }
 
 #[test]
+fn tutorial_against_the_python_line_client() {
+    let Some(python) = python3("tutorial_against_the_python_line_client") else {
+        return;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../udp-server/tests/python/tutorial5_client.py"
+    );
+    scenario::tutorial_python_line_client(&tutorial(), python, script);
+}
+
+#[test]
 fn tutorial_bad_address() {
     scenario::tutorial_bad_address(&tutorial());
 }

@@ -220,6 +220,32 @@ pub fn tutorial_python_client(bin: &str, python: &str, script: &str) {
     assert!(line.ends_with(": Hello, Server!"), "{line}");
 }
 
+/// Tutorial 5's Python client (`script HOST PORT`, lines on stdin) against
+/// the example: a reply per line, then `exit`.
+pub fn tutorial_python_line_client(bin: &str, python: &str, script: &str) {
+    let server = tutorial_start(bin, "127.0.0.1:0");
+    let port = server.addr().port().to_string();
+    let out = run(
+        python,
+        &[script, "127.0.0.1", &port],
+        "one\ntwo\nEXIT\n",
+        WAIT,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("Server response: Message received\n")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    for text in ["one", "two"] {
+        let line = server.stdout_line(WAIT).expect("no `Received data` line");
+        assert!(line.ends_with(&format!(": {text}")), "{line}");
+    }
+}
+
 /// Break: a 2,000-byte datagram is cut to 1,024 bytes, and the sender is
 /// still told `Message received`.
 pub fn tutorial_cuts_long_datagrams(bin: &str) {
