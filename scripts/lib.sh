@@ -55,12 +55,21 @@ expect_contains() {
 
 # start_server NAME [ARGS...]: run $BIN/NAME in the background and wait (up to
 # 10 s) for its `listening on ADDR` line. Sets SERVER_PID, SERVER_ADDR,
-# SERVER_PORT and SERVER_LOG (its stderr).
+# SERVER_PORT, SERVER_OUT (its stdout) and SERVER_LOG (its stderr).
 start_server() {
   local name=$1; shift
+  start_program "$BIN/$name" "$@"
+}
+
+# start_program PATH [ARGS...]: start_server for any program, named by its
+# path (a tutorial example: "$BIN/examples/udp-server-tutorial").
+start_program() {
+  local path=$1; shift
+  local name=${path##*/}
   local out="$WORK/$name.$RANDOM.out"
+  SERVER_OUT=$out
   SERVER_LOG="${out%.out}.log"
-  "$BIN/$name" "$@" >"$out" 2>"$SERVER_LOG" &
+  "$path" "$@" >"$out" 2>"$SERVER_LOG" &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
   local deadline=$(( $(now_ms) + 10000 ))
@@ -73,6 +82,23 @@ start_server() {
   SERVER_ADDR=$(sed -n 's/^listening on //p' "$out" | head -n 1)
   SERVER_PORT=${SERVER_ADDR##*:}
   note "$name $* -> listening on $SERVER_ADDR (pid $SERVER_PID)"
+}
+
+# stop_tutorial PID: stop a tutorial example, which has no graceful exit,
+# and check that the signal killed it (within 5 s). SIGTERM, not SIGINT: a
+# script's background jobs ignore SIGINT, and the example, unlike the lessons,
+# installs no handler that would undo that. Either signal kills it mid-word.
+stop_tutorial() {
+  local pid=$1 status
+  kill -TERM "$pid"
+  local deadline=$(( $(now_ms) + 5000 ))
+  while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.005; done
+  wait "$pid" 2>/dev/null; status=$?
+  if [ "$status" = 143 ]; then
+    ok "SIGTERM: killed (status 143), no goodbye: the tutorial has no shutdown"
+  else
+    fail "SIGTERM: exit status $status, expected death by the signal (143)"
+  fi
 }
 
 # stop_server PID LOG: SIGINT, as Ctrl+C does; check exit 0 within 250 ms and

@@ -1,6 +1,21 @@
 # Part of scripts/demo.sh: the UDP request/response lessons.
 # udp-server and udp-threaded-server in every reply mode, driven by udp-client;
 # then both with a slow handler and 8 clients at once, to show why threads help.
+# Each lesson first runs its tutorial version (examples/*-tutorial.rs).
+
+# The tutorial version of a server: one request from udp-client, the line the
+# example prints, and Ctrl+C, which kills it (it has no graceful stop).
+udp_tutorial_server() {
+  local example=$1 reply
+  start_program "$BIN/examples/$example" 127.0.0.1:0 || return
+  show "udp-client --port $SERVER_PORT --message 'hello, tutorial'"
+  reply=$("$BIN/udp-client" --port "$SERVER_PORT" --message 'hello, tutorial' 2>/dev/null)
+  echo "$reply"
+  expect_eq "tutorial version answers" "Message received" "$reply"
+  expect_contains "tutorial version prints what it got" ": hello, tutorial" "$(cat "$SERVER_OUT")"
+  tail -n 1 "$SERVER_OUT" | sed 's/^/    server| /'
+  stop_tutorial "$SERVER_PID"
+}
 
 udp_reply_modes() {
   local server=$1 mode expected reply
@@ -31,14 +46,25 @@ udp_reply_modes() {
 }
 
 lesson_begin udp-server "receive, reply, repeat - one datagram at a time"
+note "tutorial version: examples/udp-server-tutorial.rs"
+udp_tutorial_server udp-server-tutorial
 udp_reply_modes udp-server
 lesson_end
 
 lesson_begin udp-threaded-server "the same server, one thread per datagram"
+note "tutorial version: examples/udp-threaded-server-tutorial.rs"
+udp_tutorial_server udp-threaded-server-tutorial
 udp_reply_modes udp-threaded-server
 lesson_end
 
 lesson_begin udp-client "one-shot, interactive from a pipe, and no server at all"
+note "tutorial version: examples/udp-client-tutorial.rs against udp-server-tutorial"
+start_program "$BIN/examples/udp-server-tutorial" 127.0.0.1:0
+show "printf 'hello\\nexit\\n' | udp-client-tutorial $SERVER_ADDR"
+reply=$(printf 'hello\nexit\n' | "$BIN/examples/udp-client-tutorial" "$SERVER_ADDR" 2>&1)
+echo "$reply"
+expect_eq "tutorial client: one line, one reply, stops at 'exit'" "Server response: Message received" "$reply"
+stop_tutorial "$SERVER_PID"
 start_server udp-server --port 0 --reply ack
 show "printf 'first\\nsecond\\nexit\\nnever sent\\n' | udp-client --port $SERVER_PORT"
 reply=$(printf 'first\nsecond\nexit\nnever sent\n' | "$BIN/udp-client" --port "$SERVER_PORT" 2>/dev/null)

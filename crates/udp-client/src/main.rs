@@ -8,7 +8,8 @@
 //! UDP promises nothing: the request or the reply can be lost and nobody is
 //! told. So the client waits only `--timeout-ms` for each reply, resends up to
 //! `--retries` times, and then gives up with `no reply from ADDR` and exit
-//! code 1 rather than waiting for ever.
+//! code 1 rather than waiting for ever. (Tutorial 5's client,
+//! `examples/udp-client-tutorial.rs`, does wait for ever.)
 //!
 //! ## Run it (two terminals)
 //!
@@ -26,7 +27,8 @@
 //!
 //! ## Read in this order
 //!
-//! `run` (socket, close) → `request` (send_to, recv_from, retries).
+//! `run` (socket, close) → `request` (send_to, recv_from, retries) →
+//! `discard_late_replies`. Lesson page: docs/udp-client.md.
 
 use std::error::Error;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -75,7 +77,13 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
                 }
                 line.clear();
                 if stdin.lock().read_until(b'\n', &mut line)? == 0 {
-                    break; // end of input: Ctrl+D, or the end of the pipe
+                    // End of input: the end of the pipe, or Ctrl+D. After
+                    // Ctrl+D the cursor is still on the prompt's line: end
+                    // it, so the shell's prompt starts on a line of its own.
+                    if person {
+                        writeln!(io::stdout())?;
+                    }
+                    break;
                 }
                 let message = line.strip_suffix(b"\n").unwrap_or(&line);
                 let message = message.strip_suffix(b"\r").unwrap_or(message);
@@ -119,7 +127,8 @@ fn request(
         }
         // send_to(): the whole message as one datagram, to the server's address.
         let sent = socket.send_to(message, options.server)?;
-        info!("sent {sent} bytes to {}", options.server);
+        let size = common::count(sent as u64, "byte", "bytes");
+        info!("sent {size} to {}", options.server);
 
         // recv_from() with a deadline. Anything from another address is not
         // our reply (any host can send to our port), so skip it and keep
@@ -133,7 +142,8 @@ fn request(
             socket.set_read_timeout(Some(left))?;
             match socket.recv_from(buf) {
                 Ok((len, from)) if from == options.server => {
-                    info!("reply from {from} ({len} bytes)");
+                    let size = common::count(len as u64, "byte", "bytes");
+                    info!("reply from {from} ({size})");
                     // Escaped where needed: a server must not drive our terminal.
                     return Ok(net::printable(&buf[..len]));
                 }
@@ -144,10 +154,10 @@ fn request(
         }
     }
     Err(format!(
-        "no reply from {} after {} tries, {:?} each: is the server running on that address \
+        "no reply from {} after {}, {:?} each: is the server running on that address \
          and port? (UDP cannot tell a lost datagram from a missing server)",
         options.server,
-        options.retries + 1,
+        common::count(u64::from(options.retries) + 1, "try", "tries"),
         options.timeout,
     )
     .into())

@@ -242,10 +242,13 @@ fn a_message_too_big_for_a_datagram() {
 }
 
 /// stdout closed early (`udp-client | head -1`): an error line and exit 1,
-/// never a panic.
+/// never a panic. The reply is sent only after the pipe's read end is gone
+/// (were it sent first, the client could write before the close, and pass).
 #[test]
 fn closed_stdout_is_an_error_not_a_panic() {
-    let (port, server) = peer("127.0.0.1", "", 1);
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(WAIT)).unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
     let mut child = Command::new(CLIENT)
         .args(["--port", &port, "--message", "hi"])
         .stdin(Stdio::null())
@@ -254,11 +257,13 @@ fn closed_stdout_is_an_error_not_a_panic() {
         .spawn()
         .unwrap();
     drop(child.stdout.take()); // the reader goes away before the reply
+    let mut buf = [0u8; 64];
+    let (n, from) = server.recv_from(&mut buf).unwrap();
+    server.send_to(&buf[..n], from).unwrap();
     let out = finish(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    server.join().unwrap();
 }
 
 #[test]
@@ -281,5 +286,74 @@ fn bad_flags_exit_2() {
     assert!(
         text.contains("--timeout-ms MS") && text.contains("[default: 6532]"),
         "{text}"
+    );
+}
+
+/// A datagram from anyone but the server is not the answer: it is logged,
+/// skipped, and the server's real reply is printed.
+#[test]
+fn a_stranger_is_not_the_server() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(WAIT)).unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
+    let child = spawn_piped(CLIENT, &["--port", &port, "--message", "hello"]);
+    let mut buf = [0u8; 64];
+    let (_, client) = server.recv_from(&mut buf).unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    stranger.send_to(b"pay 100 to Mallory", client).unwrap();
+    // The stranger's datagram is queued before the real reply is sent.
+    server.send_to(b"the real reply", client).unwrap();
+    let out = finish(child, WAIT);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "the real reply\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "ignoring a datagram from {}: it is not the server",
+            stranger.local_addr().unwrap()
+        )),
+        "{stderr}"
+    );
+}
+
+/// One try is "1 try", not "1 tries".
+#[test]
+fn no_reply_after_one_try_says_try() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let port = addr.port().to_string();
+    let args = [
+        "--port",
+        &port,
+        "--message",
+        "x",
+        "--timeout-ms",
+        "50",
+        "--retries",
+        "0",
+    ];
+    let out = run(CLIENT, &args, "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no reply from {addr} after 1 try, 50ms each")),
+        "{stderr}"
+    );
+}
+
+/// Ctrl+D at the prompt (on a real terminal, a pseudo-terminal here) ends
+/// the prompt's line, so the shell's next prompt starts on a line of its own.
+#[test]
+fn ctrl_d_at_the_prompt_ends_the_line() {
+    let Some(python) = common::testing::python3("ctrl_d_at_the_prompt_ends_the_line") else {
+        return;
+    };
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ctrl_d.py");
+    let out = run(python, &[tool, "quits)> ", CLIENT, "--port", "9"], "", WAIT);
+    assert_eq!(
+        stdout(&out),
+        "b\"message ('exit' quits)> \\r\\n\"\nexit 0\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -1,13 +1,14 @@
 //! # udp-server: the sequential UDP server
 //!
-//! A UDP server in its plainest form. It binds a socket, waits for a datagram,
-//! logs who sent it and what it said, sends one reply back to that sender, and
-//! goes back to waiting. Nothing is remembered between datagrams.
+//! Binds a UDP socket, then loops: wait for a datagram, log who sent it and
+//! what it said, send one reply back to that sender. One datagram at a time:
+//! while it works on one (see `--delay-ms`), the next ones wait in the
+//! kernel's receive queue. Nothing is remembered between datagrams.
 //!
-//! `udp-server` handles one datagram at a time: while it works on one request
-//! (see `--delay-ms`) the next ones wait in the kernel's receive queue.
-//! `udp-threaded-server` is the same program plus a thread per datagram, so a
-//! slow request no longer holds up the ones behind it. `diff` the two files.
+//! This is tutorial 1's server (`examples/udp-server-tutorial.rs`) made to
+//! last: a datagram over the size limit or not UTF-8 gets an error reply
+//! instead of being cut short or ending the server, and Ctrl+C stops it
+//! cleanly.
 //!
 //! ## Run it (two terminals)
 //!
@@ -15,11 +16,12 @@
 //! terminal 1 $ cargo run -p udp-server
 //! listening on 127.0.0.1:6532
 //!
-//! terminal 2 $ cargo run -p udp-client -- --message hello
+//! terminal 2 $ cargo run -p udp-client -- --message hello 2>/dev/null
 //! Message received
 //!
 //! terminal 1 now shows
 //! 10:02:11.481 INFO  from 127.0.0.1:41234: "hello"
+//! 10:02:11.481 INFO  replied to 127.0.0.1:41234 (16 bytes)
 //! ```
 //!
 //! Try `--reply echo`, `--reply upper` or `--reply command` (then send `TIME`
@@ -28,7 +30,7 @@
 //! ## Read in this order
 //!
 //! `serve` (socket, bind, close) → `receive_loop` (recv_from) → `handle`
-//! (decode, reply, send_to).
+//! (decode, reply, send_to). Lesson page: docs/udp-server.md.
 
 use std::error::Error;
 use std::net::{SocketAddr, UdpSocket};
@@ -133,7 +135,8 @@ fn handle(
                 options.reply.respond(text)
             }
             Err(_) => {
-                warn!("from {peer}: {} bytes that are not UTF-8", datagram.len());
+                let size = common::count(datagram.len() as u64, "byte", "bytes");
+                warn!("from {peer}: {size}, not UTF-8");
                 INVALID_ENCODING.to_string()
             }
         }
@@ -152,7 +155,10 @@ fn handle(
 
     // send_to(): UDP has no connection, so every send names its destination.
     match socket.send_to(reply.as_bytes(), peer) {
-        Ok(sent) => info!("replied to {peer} ({sent} bytes)"),
+        Ok(sent) => info!(
+            "replied to {peer} ({})",
+            common::count(sent as u64, "byte", "bytes")
+        ),
         Err(e) => warn!("send_to {peer} failed: {e}"),
     }
 }

@@ -1,34 +1,37 @@
 //! # udp-threaded-server: one thread per datagram
 //!
-//! A UDP server in its plainest form. It binds a socket, waits for a datagram,
-//! logs who sent it and what it said, sends one reply back to that sender, and
-//! goes back to waiting. Nothing is remembered between datagrams.
+//! udp-server's loop with one change: each datagram is handled on a thread
+//! of its own, so a slow request (see `--delay-ms`) no longer holds up the
+//! ones behind it. At most `--max-threads` handlers run at once; while all
+//! are busy the loop waits, and new datagrams queue in the kernel.
 //!
-//! `udp-server` handles one datagram at a time: while it works on one request
-//! (see `--delay-ms`) the next ones wait in the kernel's receive queue.
-//! `udp-threaded-server` is the same program plus a thread per datagram, so a
-//! slow request no longer holds up the ones behind it. `diff` the two files.
+//! This is tutorial 1's threaded server
+//! (`examples/udp-threaded-server-tutorial.rs`) made to last: a flood cannot
+//! start threads without end, a bad datagram gets an error reply, and
+//! Ctrl+C lets the running handlers send their replies before it exits.
 //!
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-threaded-server
+//! terminal 1 $ cargo run -p udp-threaded-server -- --delay-ms 1000
 //! listening on 127.0.0.1:6532
 //!
-//! terminal 2 $ cargo run -p udp-client -- --message hello
+//! terminal 2 $ for i in 1 2 3; do cargo run -q -p udp-client -- \
+//!                  --message "client $i" --timeout-ms 5000 2>/dev/null & done; wait
 //! Message received
-//!
-//! terminal 1 now shows
-//! 10:02:11.481 INFO  from 127.0.0.1:41234: "hello"
+//! Message received
+//! Message received
 //! ```
 //!
-//! Try `--reply echo`, `--reply upper` or `--reply command` (then send `TIME`
-//! or `ECHO hi`). Ctrl+C stops the server: it logs `server closed`, exits 0.
+//! All three replies come after one second, not three: terminal 1 logs the
+//! three `from` lines at once, and the three `replied` lines together. Ctrl+C: `server closed`, exit 0.
 //!
 //! ## Read in this order
 //!
-//! `serve` (socket, bind, close) → `receive_loop` (recv_from) → `handle`
-//! (decode, reply, send_to).
+//! `receive_loop` first: its thread scope, `ThreadLimit` and `scope.spawn`
+//! are all that differs from udp-server (`diff` the two files). `serve` and
+//! `handle` are udp-server's. Lesson page:
+//! docs/udp-threaded-server.md.
 
 use std::error::Error;
 use std::net::{SocketAddr, UdpSocket};
@@ -141,7 +144,8 @@ fn handle(
                 options.reply.respond(text)
             }
             Err(_) => {
-                warn!("from {peer}: {} bytes that are not UTF-8", datagram.len());
+                let size = common::count(datagram.len() as u64, "byte", "bytes");
+                warn!("from {peer}: {size}, not UTF-8");
                 INVALID_ENCODING.to_string()
             }
         }
@@ -160,7 +164,10 @@ fn handle(
 
     // send_to(): UDP has no connection, so every send names its destination.
     match socket.send_to(reply.as_bytes(), peer) {
-        Ok(sent) => info!("replied to {peer} ({sent} bytes)"),
+        Ok(sent) => info!(
+            "replied to {peer} ({})",
+            common::count(sent as u64, "byte", "bytes")
+        ),
         Err(e) => warn!("send_to {peer} failed: {e}"),
     }
 }

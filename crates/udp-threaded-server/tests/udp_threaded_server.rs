@@ -110,3 +110,47 @@ fn max_threads_bounds_the_handlers() {
         "a second handler ran despite --max-threads 1:\n{log}"
     );
 }
+
+/// The tutorial's threads pile up when its handlers stall (see
+/// tests/tutorial.rs). Here every handler stalls (a 60 s `--delay-ms`), and
+/// a flood of 1,000 datagrams still starts no more than `--max-threads`.
+#[test]
+fn threads_stay_capped_when_handlers_stall() {
+    let server = Lesson::start(
+        BIN,
+        &["--port", "0", "--delay-ms", "60000", "--max-threads", "8"],
+    );
+    let pid = server.pid();
+    let idle = thread_count(pid);
+    let flood = udp_socket_for(server.addr());
+    let send = |n: usize| {
+        for _ in 0..n {
+            let _ = flood.send_to(b"stall", server.addr());
+        }
+    };
+    send(500);
+    // Eight handlers start and sleep; no handler ever ends, so from then on
+    // the count can only grow if the cap fails.
+    let deadline = std::time::Instant::now() + common::testing::WAIT;
+    while thread_count(pid) < idle + 8 {
+        assert!(std::time::Instant::now() < deadline, "8 handlers never ran");
+        send(1);
+    }
+    send(500);
+    assert_eq!(thread_count(pid), idle + 8);
+    // Eight were read (their log lines may lag: wait for them), and no
+    // ninth: the loop waits for a free slot before it reads again.
+    let read = || server.stderr().matches("\"stall\"").count();
+    while read() < 8 {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(read(), 8);
+}
+
+/// How many threads process `pid` has now (Linux: one entry per thread).
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}

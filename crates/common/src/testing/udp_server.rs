@@ -48,7 +48,12 @@ pub fn invalid_utf8(bin: &str) {
         udp_request(server.addr(), &[0xff, 0xfe, b'a']),
         b"Error: Invalid encoding"
     );
-    server.expect_stderr("3 bytes that are not UTF-8");
+    server.expect_stderr("3 bytes, not UTF-8");
+    assert_eq!(
+        udp_request(server.addr(), &[0xff]),
+        b"Error: Invalid encoding"
+    );
+    server.expect_stderr("1 byte, not UTF-8");
     assert_eq!(udp_text(server.addr(), "still here"), "Echo: still here");
 }
 
@@ -169,4 +174,106 @@ pub fn port_in_use(bin: &str) {
         stderr.contains(&addr.to_string()) && stderr.contains("--port 0"),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The tutorial examples (`examples/*-tutorial.rs`): what they do right, and
+// the breaks that the lesson pages show. `bin` is the example's path, from
+// `testing::example`; it takes its bind address as its only argument.
+
+/// Start a tutorial example on `addr` (`127.0.0.1:0`, `[::1]:0`).
+pub fn tutorial_start(bin: &str, addr: &str) -> Lesson {
+    Lesson::start(bin, &[addr])
+}
+
+/// `Message received` to everyone, and `Received data from ADDR: TEXT` on
+/// stdout, over IPv4 and IPv6.
+pub fn tutorial_answers(bin: &str) {
+    for addr in ["127.0.0.1:0", "[::1]:0"] {
+        let server = tutorial_start(bin, addr);
+        let client = udp_socket_for(server.addr());
+        client.send_to("héllo".as_bytes(), server.addr()).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"Message received"[..], server.addr()));
+        let line = server.stdout_line(WAIT).expect("no `Received data` line");
+        let me = client.local_addr().unwrap();
+        assert_eq!(line, format!("Received data from {me}: héllo"));
+    }
+}
+
+/// A tutorial-style Python client (`script HOST PORT`) gets its answer.
+pub fn tutorial_python_client(bin: &str, python: &str, script: &str) {
+    let server = tutorial_start(bin, "127.0.0.1:0");
+    let port = server.addr().port().to_string();
+    let out = run(python, &[script, "127.0.0.1", &port], "", WAIT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!(
+            "Sent message to 127.0.0.1:{port}\n\
+             Received response from ('127.0.0.1', {port}): Message received\n"
+        )
+    );
+    let line = server.stdout_line(WAIT).expect("no `Received data` line");
+    assert!(line.ends_with(": Hello, Server!"), "{line}");
+}
+
+/// Tutorial 5's Python client (`script HOST PORT`, lines on stdin) against
+/// the example: a reply per line, then `exit`.
+pub fn tutorial_python_line_client(bin: &str, python: &str, script: &str) {
+    let server = tutorial_start(bin, "127.0.0.1:0");
+    let port = server.addr().port().to_string();
+    let out = run(
+        python,
+        &[script, "127.0.0.1", &port],
+        "one\ntwo\nEXIT\n",
+        WAIT,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("Server response: Message received\n")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    for text in ["one", "two"] {
+        let line = server.stdout_line(WAIT).expect("no `Received data` line");
+        assert!(line.ends_with(&format!(": {text}")), "{line}");
+    }
+}
+
+/// Break: a 2,000-byte datagram is cut to 1,024 bytes, and the sender is
+/// still told `Message received`.
+pub fn tutorial_cuts_long_datagrams(bin: &str) {
+    let server = tutorial_start(bin, "127.0.0.1:0");
+    let reply = udp_request(server.addr(), &[b'x'; 2000]);
+    assert_eq!(reply, b"Message received");
+    let line = server.stdout_line(WAIT).expect("no `Received data` line");
+    let text = line.rsplit(": ").next().unwrap();
+    assert_eq!(text, "x".repeat(1024), "the datagram was not cut at 1024");
+}
+
+/// Break: Ctrl+C kills the tutorial server at once, by the signal, without
+/// a word on stderr (no `server closed`).
+pub fn tutorial_killed_by_ctrl_c(bin: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut server = tutorial_start(bin, "127.0.0.1:0");
+    assert_eq!(udp_text(server.addr(), "hi"), "Message received");
+    let (_, status) = server.interrupt_and_time();
+    assert_eq!(status.code(), None, "exited instead of being killed");
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+    assert_eq!(server.stderr(), "");
+}
+
+/// A bind address that is not `IP:PORT` is an error: a message and exit 1.
+pub fn tutorial_bad_address(bin: &str) {
+    let out = run(bin, &["localhost"], "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("localhost"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
