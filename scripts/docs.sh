@@ -16,11 +16,14 @@ doc=docs/threading.md
 LESSONS="udp-server udp-client udp-threaded-server tcp-server tcp-client tcp-threaded-server
          udp-chunked-transfer udp-broadcast"
 
-# The block for one pair: a unified diff with stable labels, fenced.
+# The block for one pair: a unified diff with stable labels, fenced. The
+# `//!` headers are left out: each describes its own program, so they differ
+# by design, and the code diff is the lesson.
 block() {
   local a=crates/$1/src/main.rs b=crates/$2/src/main.rs
   printf '```diff\n'
-  diff -U1 --label "$a" --label "$b" "$a" "$b" || true
+  diff -U1 --label "$a (without its //! header)" --label "$b (without its //! header)" \
+    <(grep -v '^//!' "$a") <(grep -v '^//!' "$b") || true
   printf '```\n'
 }
 
