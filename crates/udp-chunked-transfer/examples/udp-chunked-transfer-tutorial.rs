@@ -39,14 +39,14 @@ fn to_bytes(n: usize) -> io::Result<[u8; 4]> {
 
 fn send_large_data(sock: &UdpSocket, data: &[u8], address: SocketAddr) -> io::Result<()> {
     let num_chunks = (data.len() + CHUNK_SIZE - 1) / CHUNK_SIZE;
-    // sock.sendto(num_chunks.to_bytes(4, 'big'), address): the count first.
+    // Python's first sendto: the count, as 4 big-endian bytes, comes first.
     sock.send_to(&to_bytes(num_chunks)?, address)?;
     for i in 0..num_chunks {
         let start = i * CHUNK_SIZE;
         let chunk = &data[start..data.len().min(start + CHUNK_SIZE)];
         let mut datagram = to_bytes(i)?.to_vec();
         datagram.extend_from_slice(chunk);
-        // sock.sendto(header + chunk, address): one chunk, index in front.
+        // Python's sendto of header + chunk: one datagram, index in front.
         sock.send_to(&datagram, address)?;
     }
     Ok(())
@@ -60,7 +60,7 @@ fn receive_large_data(sock: &UdpSocket) -> io::Result<(Vec<u8>, SocketAddr)> {
     let mut chunks: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut data = [0u8; CHUNK_SIZE + 4];
     while (chunks.len() as u64) < num_chunks {
-        // data, addr = sock.recvfrom(1024 + 4): it waits as long as it takes.
+        // Python's recvfrom(1024 + 4) per chunk: it waits as long as it takes.
         let (n, addr) = sock.recv_from(&mut data)?;
         if addr != address {
             continue; // another sender's datagram
