@@ -3,37 +3,13 @@
 # driven by tcp-client; the client's burst (raw vs line framing) and its
 # failures; then the contrast: client A stays connected while client B tries.
 
-# tcp_start_example NAME ADDR: run the tutorial's own program
-# $BIN/examples/NAME on ADDR and wait (up to 10 s) for its `listening on`
-# line. Sets SERVER_PID, SERVER_ADDR, SERVER_PORT, SERVER_OUT (its stdout)
-# and SERVER_LOG (its stderr). (lib.sh's start_server runs $BIN/NAME only.)
-tcp_start_example() {
-  local name=$1 addr=$2
-  SERVER_OUT="$WORK/$name.$RANDOM.out"
-  SERVER_LOG="${SERVER_OUT%.out}.log"
-  "$BIN/examples/$name" "$addr" >"$SERVER_OUT" 2>"$SERVER_LOG" &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  local deadline=$(( $(now_ms) + 10000 ))
-  until grep -q '^listening on ' "$SERVER_OUT" 2>/dev/null; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-      fail "$name did not start"; cat "$SERVER_LOG"; return 1
-    fi
-    sleep 0.02
-  done
-  SERVER_ADDR=$(sed -n 's/^listening on //p' "$SERVER_OUT" | head -n 1)
-  SERVER_PORT=${SERVER_ADDR##*:}
-  note "examples/$name $addr -> listening on $SERVER_ADDR (pid $SERVER_PID)"
-}
-
 # tcp_tutorial_step SERVER_EXAMPLE: the tutorial's server, answering the
 # tutorial's client and then the lesson's client. The tutorial's server
-# has no Ctrl+C handling: it is stopped by its PID (SIGTERM: a background
-# job of a script ignores SIGINT), and dies of the signal.
+# has no Ctrl+C handling: stop_tutorial (lib.sh) kills it by its PID.
 tcp_tutorial_step() {
   local example=$1 reply
   note "tutorial version: the tutorial's own server and client (examples/)"
-  tcp_start_example "$example" 127.0.0.1:0 || return
+  start_program "$BIN/examples/$example" 127.0.0.1:0 || return
   show "examples/tcp-client-tutorial $SERVER_ADDR"
   reply=$("$BIN/examples/tcp-client-tutorial" "$SERVER_ADDR" 2>&1)
   echo "$reply"
@@ -45,7 +21,7 @@ tcp_tutorial_step() {
   expect_eq "the lesson's client <-> $example" "Message received" "$reply"
   show_log "$SERVER_OUT" 4
   expect_contains "$example printed the message" "Hello, Server!" "$(cat "$SERVER_OUT")"
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+  stop_tutorial "$SERVER_PID"
 }
 
 # Every --reply mode in raw framing, and echo in line framing.

@@ -23,28 +23,7 @@ chunked_file() {
   head -c "$2" /dev/urandom >"$WORK/$1"
 }
 
-# chunked_start_tutorial ARGS...: start the tutorial example in the
-# background like start_server does (lib.sh's start_server wants a binary in
-# $BIN, the example is in $BIN/examples); waits up to 10 s for its
-# `listening on` line. Sets SERVER_PID, SERVER_ADDR, SERVER_LOG and CHUNKED_OUT (its stdout).
 CHUNKED_TUTORIAL=$BIN/examples/udp-chunked-transfer-tutorial
-chunked_start_tutorial() {
-  local out="$WORK/chunked-tutorial.$RANDOM.out"
-  SERVER_LOG="${out%.out}.log"
-  "$CHUNKED_TUTORIAL" "$@" >"$out" 2>"$SERVER_LOG" &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  local deadline=$(( $(now_ms) + 10000 ))
-  until grep -q '^listening on ' "$out" 2>/dev/null; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-      fail "udp-chunked-transfer-tutorial did not start"; cat "$SERVER_LOG"; return 1
-    fi
-    sleep 0.02
-  done
-  SERVER_ADDR=$(sed -n 's/^listening on //p' "$out" | head -n 1)
-  CHUNKED_OUT=$out
-  note "udp-chunked-transfer-tutorial $* -> listening on $SERVER_ADDR (pid $SERVER_PID)"
-}
 
 lesson_begin udp-chunked-transfer "a file in many datagrams: the tutorial's way, then reliably"
 
@@ -52,11 +31,11 @@ lesson_begin udp-chunked-transfer "a file in many datagrams: the tutorial's way,
 #    send_large_data, 40 chunks (small enough for a default socket buffer:
 #    the tutorial has no flow control).
 chunked_file tutorial.bin 40000
-if chunked_start_tutorial receive 127.0.0.1:0 "$WORK/tutorial.copy"; then
+if start_program "$CHUNKED_TUTORIAL" receive 127.0.0.1:0 "$WORK/tutorial.copy"; then
   show "udp-chunked-transfer-tutorial send tutorial.bin $SERVER_ADDR"
   "$CHUNKED_TUTORIAL" send "$WORK/tutorial.bin" "$SERVER_ADDR"
   chunked_wait "$SERVER_PID"
-  sed 's/^/    receiver| /' "$CHUNKED_OUT"
+  sed 's/^/    receiver| /' "$SERVER_OUT"
   expect_eq "tutorial: the receiver exits 0 after one file" 0 "$CHUNKED_STATUS"
   if cmp -s "$WORK/tutorial.bin" "$WORK/tutorial.copy"; then
     ok "tutorial: cmp finds the copy identical (40000 bytes, 40 chunks)"

@@ -64,11 +64,10 @@ else
 fi
 
 # The tutorial version: the example answers every datagram with the same
-# text. start_server names its files after the program, hence the folder.
-mkdir -p "$WORK/examples"
-if start_server examples/udp-broadcast-tutorial 0; then
+# text.
+if start_program "$BIN/examples/udp-broadcast-tutorial" 0; then
   bc_tut_pid=$SERVER_PID bc_tut_port=$SERVER_PORT bc_tut_log=$SERVER_LOG
-  bc_tut_out=${SERVER_LOG%.log}.out
+  bc_tut_out=$SERVER_OUT
   note "tutorial version: the tutorial's broadcast server answers anyone with \"Server response\""
   show "udp-broadcast discover --port $bc_tut_port --wait-ms 300   # to the tutorial's server"
   "$BIN/udp-broadcast" discover --port "$bc_tut_port" --wait-ms 300 2>"$WORK/bc-tut.err"

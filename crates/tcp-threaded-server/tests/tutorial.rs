@@ -15,9 +15,10 @@ use common::testing::{example, python3, run, Lesson, WAIT};
 /// SIGINT's number, the signal Ctrl+C sends (2 on Linux and the BSDs).
 const SIGINT: i32 = 2;
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-threaded-server");
+/// The same Python client as tcp-server's tests use: one tool, two servers.
 const CLIENT_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/python/tutorial_client.py"
+    "/../tcp-server/tests/python/tutorial_client.py"
 );
 
 fn tutorial() -> Lesson {
