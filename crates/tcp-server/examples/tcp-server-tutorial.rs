@@ -6,8 +6,8 @@
 //! not UTF-8 end the program with an error, as `decode('utf-8')` does.
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-server --example tcp-server-tutorial [-- ADDR]
-//! terminal 2 $ cargo run -p tcp-client --example tcp-client-tutorial [-- ADDR]
+//! terminal 1 $ cargo run -q -p tcp-server --example tcp-server-tutorial [-- ADDR]
+//! terminal 2 $ cargo run -q -p tcp-client --example tcp-client-tutorial [-- ADDR]
 //! ```
 //!
 //! ADDR defaults to `127.0.0.1:65432`; `127.0.0.1:0` picks a free port.

@@ -16,11 +16,19 @@
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-server
+//! terminal 1 $ cargo run -q -p tcp-server
 //! listening on 127.0.0.1:65432
 //!
-//! terminal 2 $ cargo run -p tcp-client -- --message 'Hello, Server!'
+//! terminal 2 $ cargo run -q -p tcp-client -- --message 'Hello, Server!'
+//! 10:16:52.838 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:57214
+//! 10:16:52.839 INFO  sent 14 bytes
+//! 10:16:52.839 INFO  read 16 bytes
 //! Message received
+//!
+//! terminal 1 now shows
+//! 10:16:52.838 INFO  127.0.0.1:57214: connected
+//! 10:16:52.838 INFO  127.0.0.1:57214: "Hello, Server!"
+//! 10:16:52.839 INFO  127.0.0.1:57214: closed (the client hung up)
 //! ```
 //!
 //! ## Read in this order
@@ -327,7 +335,8 @@ fn refuse_too_long_line(peer: SocketAddr, limit: usize) -> String {
 /// Here they get an error reply and the connection goes on. (In raw framing
 /// a character can also be split across two reads.)
 fn refuse_invalid_utf8(peer: SocketAddr, len: usize) -> String {
-    warn!("{peer}: {len} bytes that are not UTF-8");
+    let size = common::count(len as u64, "byte", "bytes");
+    warn!("{peer}: {size}, not UTF-8");
     INVALID_ENCODING.to_string()
 }
 

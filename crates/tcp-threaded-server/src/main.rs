@@ -337,7 +337,8 @@ fn refuse_too_long_line(peer: SocketAddr, limit: usize) -> String {
 /// Here they get an error reply and the connection goes on. (In raw framing
 /// a character can also be split across two reads.)
 fn refuse_invalid_utf8(peer: SocketAddr, len: usize) -> String {
-    warn!("{peer}: {len} bytes that are not UTF-8");
+    let size = common::count(len as u64, "byte", "bytes");
+    warn!("{peer}: {size}, not UTF-8");
     INVALID_ENCODING.to_string()
 }
 

@@ -5,8 +5,8 @@
 //! that ends before `exit` is an error, as Python's `input()` makes it.
 //!
 //! ```text
-//! cargo run -p udp-client --example udp-client-tutorial                    # 127.0.0.1:6532
-//! printf 'hi\nexit\n' | cargo run -p udp-client --example udp-client-tutorial -- 127.0.0.1:6532
+//! cargo run -q -p udp-client --example udp-client-tutorial                    # 127.0.0.1:6532
+//! printf 'hi\nexit\n' | cargo run -q -p udp-client --example udp-client-tutorial -- 127.0.0.1:6532
 //! ```
 //!
 //! The full lesson, with a deadline and retries, is `src/main.rs`;

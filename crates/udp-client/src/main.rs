@@ -14,10 +14,10 @@
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-server -- --reply ack
+//! terminal 1 $ cargo run -q -p udp-server -- --reply ack
 //! listening on 127.0.0.1:6532
 //!
-//! terminal 2 $ cargo run -p udp-client
+//! terminal 2 $ cargo run -q -p udp-client
 //! message ('exit' quits)> hello
 //! 10:04:55.120 INFO  sent 5 bytes to 127.0.0.1:6532
 //! 10:04:55.121 INFO  reply from 127.0.0.1:6532 (26 bytes)

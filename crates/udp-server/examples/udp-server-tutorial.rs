@@ -4,8 +4,8 @@
 //! check, no shutdown, and any error (even one bad datagram) ends it.
 //!
 //! ```text
-//! cargo run -p udp-server --example udp-server-tutorial              # 127.0.0.1:6532
-//! cargo run -p udp-server --example udp-server-tutorial -- [::1]:0   # IPv6, any free port
+//! cargo run -q -p udp-server --example udp-server-tutorial                # 127.0.0.1:6532
+//! cargo run -q -p udp-server --example udp-server-tutorial -- '[::1]:0'  # IPv6, any free port
 //! ```
 //!
 //! The full lesson, which survives everything this one does not, is

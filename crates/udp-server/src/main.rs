@@ -13,10 +13,10 @@
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-server
+//! terminal 1 $ cargo run -q -p udp-server
 //! listening on 127.0.0.1:6532
 //!
-//! terminal 2 $ cargo run -p udp-client -- --message hello 2>/dev/null
+//! terminal 2 $ cargo run -q -p udp-client -- --message hello 2>/dev/null
 //! Message received
 //!
 //! terminal 1 now shows

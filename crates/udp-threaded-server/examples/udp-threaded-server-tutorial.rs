@@ -5,8 +5,8 @@
 //! fails dies alone while its client waits for a reply that never comes.
 //!
 //! ```text
-//! cargo run -p udp-threaded-server --example udp-threaded-server-tutorial              # 127.0.0.1:6532
-//! cargo run -p udp-threaded-server --example udp-threaded-server-tutorial -- [::1]:0   # IPv6
+//! cargo run -q -p udp-threaded-server --example udp-threaded-server-tutorial                # 127.0.0.1:6532
+//! cargo run -q -p udp-threaded-server --example udp-threaded-server-tutorial -- '[::1]:0'  # IPv6
 //! ```
 //!
 //! The full lesson, with a cap on its threads, is `src/main.rs`;

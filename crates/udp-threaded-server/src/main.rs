@@ -13,7 +13,7 @@
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-threaded-server -- --delay-ms 1000
+//! terminal 1 $ cargo run -q -p udp-threaded-server -- --delay-ms 1000
 //! listening on 127.0.0.1:6532
 //!
 //! terminal 2 $ for i in 1 2 3; do cargo run -q -p udp-client -- \

@@ -228,7 +228,7 @@ pub fn invalid_utf8(bin: &str) {
     let mut stream = connect(server.addr());
     stream.write_all(&[0xff, 0xfe, b'a']).unwrap();
     expect_bytes(&mut stream, "Error: Invalid encoding");
-    server.expect_stderr("3 bytes that are not UTF-8");
+    server.expect_stderr("3 bytes, not UTF-8");
     stream.write_all(b"fine").unwrap();
     expect_bytes(&mut stream, "Echo: fine");
 
@@ -239,6 +239,10 @@ pub fn invalid_utf8(bin: &str) {
     let mut stream = connect(server.addr());
     stream.write_all(b"\xc3\x28\nok\n").unwrap();
     expect_bytes(&mut stream, "Error: Invalid encoding\nEcho: ok\n");
+    // One byte is "1 byte", not "1 bytes".
+    stream.write_all(b"\xff\n").unwrap();
+    expect_bytes(&mut stream, "Error: Invalid encoding\n");
+    server.expect_stderr("1 byte, not UTF-8");
 }
 
 /// Peers that misbehave, one after another, in both framings: connect and
