@@ -4,11 +4,13 @@
 #   scripts/docs.sh --check   fail if docs/threading.md's diffs differ from the code,
 #                             if any relative link in README.md or docs/ is dead, or if
 #                             a lesson page is not tutorial -> break it -> full lesson
-#                             with a real test behind every "break it" experiment
+#                             with a real test behind every "break it" experiment, or
+#                             if a lesson's header, files, example or twin diff outgrow
+#                             their limits
 #   scripts/docs.sh --fix     rewrite the diff blocks in docs/threading.md from the code
 #
 # The diff blocks sit between `<!-- BEGIN diff NAME -->` and `<!-- END diff NAME -->`.
-# Needs only bash, diff, grep and sed.
+# Needs only bash, diff, grep, sed and awk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---check}
@@ -86,8 +88,35 @@ case "$mode" in
         esac
       done < <(awk -f scripts/breakit.awk "$md")
     done
+    # The lesson sources keep the shape the pages promise: a `//!` header of
+    # at most 40 lines, no file over 500 lines before its unit tests, one
+    # tutorial example of at most 50 lines of code (80 for the chunked
+    # transfer), and at most 20 changed code lines between twins.
+    for lesson in $LESSONS; do
+      dir=crates/$lesson
+      h=$(grep -c '^//!' "$dir/src/main.rs")
+      [ "$h" -le 40 ] || { echo "$dir/src/main.rs: $h-line //! header (at most 40)"; status=1; }
+      for f in "$dir"/src/*.rs; do
+        n=$(awk '/^#\[cfg\(test\)\]/{exit} {n++} END{print n+0}' "$f")
+        [ "$n" -le 500 ] || { echo "$f: $n lines before its unit tests (at most 500)"; status=1; }
+      done
+      set -- "$dir"/examples/*.rs
+      if [ "$#" != 1 ] || [ "$1" != "$dir/examples/$lesson-tutorial.rs" ]; then
+        echo "$dir/examples: wants exactly one program, $lesson-tutorial.rs"; status=1
+      else
+        limit=50; [ "$lesson" = udp-chunked-transfer ] && limit=80
+        n=$(grep -v '^[[:space:]]*//' "$1" | grep -c -v '^[[:space:]]*$')
+        [ "$n" -le "$limit" ] || { echo "$1: $n lines of code (at most $limit)"; status=1; }
+      fi
+    done
+    for pair in udp-server:udp-threaded-server tcp-server:tcp-threaded-server; do
+      a=crates/${pair%%:*}/src/main.rs b=crates/${pair##*:}/src/main.rs
+      n=$(diff <(grep -v '^//!' "$a") <(grep -v '^//!' "$b") | grep -c '^[<>]' || true)
+      [ "$n" -le 20 ] || { echo "$a -> $b: $n changed code lines (at most 20)"; status=1; }
+    done
     [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves," \
-      "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)" ;;
+      "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)," \
+      "every lesson's header, files, example and twin diff within their limits" ;;
   *) echo "usage: scripts/docs.sh --check | --fix" >&2; exit 2 ;;
 esac
 exit "$status"

@@ -90,6 +90,27 @@ pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     hint.into()
 }
 
+/// [`bind_error`] for a TCP listener, with one more cause of "address in
+/// use" that only TCP has. The side that closes a connection first keeps it
+/// in TIME_WAIT for about a minute, and a listener may reuse that port only
+/// if both it and the closed one set SO_REUSEADDR. The lessons do; the
+/// tutorial examples, like the Python tutorials, do not. So right after a
+/// tutorial server served a client, even a lesson's server cannot take its
+/// port for a minute, though no program holds it.
+pub fn tcp_bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
+    if error.kind() == io::ErrorKind::AddrInUse && addr.port() != 0 {
+        return format!(
+            "address {addr} is already in use: another program (perhaps another copy of this \
+             server) has it, or a server that did not set SO_REUSEADDR (a tutorial example) \
+             closed connections there less than a minute ago and they linger in TIME_WAIT \
+             (`ss -tan` shows them). Stop that program or wait a minute, or pass --port 0 to \
+             get any free port"
+        )
+        .into();
+    }
+    bind_error(addr, error)
+}
+
 /// Give a listening socket a receive timeout, so that `accept` returns
 /// `WouldBlock` every `timeout` when no client comes, and the accept loop can
 /// check for Ctrl+C. (Linux applies `SO_RCVTIMEO` to `accept`; std has no

@@ -6,9 +6,17 @@
 //! `decode('utf-8')` does.
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-server --example tcp-server-tutorial
-//! terminal 2 $ cargo run -p tcp-client --example tcp-client-tutorial [-- ADDR [MESSAGE]]
+//! terminal 1 $ cargo run -q -p tcp-server --example tcp-server-tutorial
+//! listening on 127.0.0.1:65432
+//! Connection from 127.0.0.1:57580 has been established.
+//! Received data: Hello, Server!
+//!
+//! terminal 2 $ cargo run -q -p tcp-client --example tcp-client-tutorial
+//! Connected to 127.0.0.1:65432
+//! Received response: Message received
 //! ```
+//!
+//! Usage: `cargo run -q -p tcp-client --example tcp-client-tutorial [-- ADDR [MESSAGE]]`.
 //!
 //! ADDR defaults to `127.0.0.1:65432`. MESSAGE (not in the tutorial, for the
 //! experiments in docs/tcp-client.md) replaces `Hello, Server!`.

@@ -7,27 +7,29 @@
 //! it reads (typed at a prompt, or from a pipe) over the same connection,
 //! until `exit` or the end of input.
 //!
-//! Unlike UDP, TCP tells the client when something is wrong: a refused
-//! connection, a reset, a server that hung up (saying why, or not). Each
-//! ends the client with one line saying what happened, and exit code 1. So
-//! does silence: the connection, every send and every reply must each be
-//! done within `--timeout-ms`. A full `tcp-threaded-server` sends a busy
-//! line; that is reported as a busy server, never printed as a reply.
-//!
-//! TCP carries bytes, not messages. `--burst N` writes each message N times
-//! before reading: in `--framing raw` (the default, as in the tutorial) the
-//! server may read several writes as one and send fewer replies. With
-//! `--framing line` on both sides each message gets its own reply.
+//! A refused connection, a reset, a server that hung up (saying why, or
+//! not), a busy server, or silence past `--timeout-ms`: each ends it with
+//! one line saying what happened, and exit code 1. `--burst N` writes each
+//! message N times before reading, to show that TCP carries bytes, not
+//! messages (`--framing line` on both sides keeps them apart).
 //!
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-server
+//! terminal 1 $ cargo run -q -p tcp-server
 //! listening on 127.0.0.1:65432
+//! 10:15:53.937 INFO  127.0.0.1:38204: connected
+//! 10:15:53.937 INFO  127.0.0.1:38204: "Hello, Server!"
+//! 10:15:53.937 INFO  127.0.0.1:38204: closed (the client hung up)
 //!
-//! terminal 2 $ cargo run -p tcp-client -- --message 'Hello, Server!'
+//! terminal 2 $ cargo run -q -p tcp-client -- --message 'Hello, Server!'
+//! 10:15:53.937 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:38204
+//! 10:15:53.937 INFO  sent 14 bytes
+//! 10:15:53.937 INFO  read 16 bytes
 //! Message received
 //! ```
+//!
+//! The reply is on stdout, the log lines on stderr (`2>/dev/null` hides them).
 //!
 //! ## Read in this order
 //!
@@ -291,7 +293,9 @@ fn check_unasked(
         return Err(busy_error(options));
     }
     // preview() escapes control characters as printable() does (and quotes).
-    let said = net::preview(&String::from_utf8_lossy(&unasked));
+    // The line's own newline ends it: it is not part of what was said.
+    let line = unasked.strip_suffix(b"\n").unwrap_or(&unasked);
+    let said = net::preview(&String::from_utf8_lossy(line));
     match result {
         Ok(true) if unasked.is_empty() => Ok(()),
         Ok(true) => {

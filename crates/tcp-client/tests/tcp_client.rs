@@ -341,6 +341,8 @@ fn goodbye_line_is_not_a_reply() {
     // seen at the same moment; if it comes a little later, the client sends,
     // and then finds the connection closed or reset.)
     assert!(err.contains("\"Error: idle for too long"), "{err}");
+    // The line's newline is not shown as part of it.
+    assert!(!err.contains("closing\\n"), "{err}");
     assert!(
         err.contains("closed the connection") || err.contains("reset the connection"),
         "{err}"

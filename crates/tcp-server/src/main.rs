@@ -77,7 +77,7 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
     // bind(): take the address and port, so clients know where to connect.
     socket
         .bind(&options.addr.into())
-        .map_err(|e| net::bind_error(options.addr, e))?;
+        .map_err(|e| net::tcp_bind_error(options.addr, e))?;
     // listen(): from now on the kernel completes handshakes by itself and
     // queues up to `backlog` new connections until we accept() them.
     socket.listen(options.backlog)?;

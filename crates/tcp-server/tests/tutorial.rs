@@ -166,4 +166,15 @@ fn restart_on_the_same_port_fails() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("AddrInUse"), "{stderr}");
+
+    // The lesson's server sets SO_REUSEADDR, but the closed connections did
+    // not, so it cannot take the port either: its message says why and
+    // what to do, rather than blaming another program.
+    let port = addr.port().to_string();
+    let out = run(BIN, &["--port", &port], "", WAIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TIME_WAIT"), "{stderr}");
+    assert!(stderr.contains("--port 0"), "{stderr}");
 }

@@ -7,9 +7,18 @@
 //! thread with an error, as `decode('utf-8')` does; the server goes on.
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-threaded-server --example tcp-threaded-server-tutorial [-- ADDR]
-//! terminal 2 $ cargo run -p tcp-client --example tcp-client-tutorial [-- ADDR]
+//! terminal 1 $ cargo run -q -p tcp-threaded-server --example tcp-threaded-server-tutorial
+//! listening on 127.0.0.1:65432
+//! Connection from 127.0.0.1:43836 has been established.
+//! Received data from 127.0.0.1:43836: Hello, Server!
+//! Connection from 127.0.0.1:43836 has been closed.
+//!
+//! terminal 2 $ cargo run -q -p tcp-client --example tcp-client-tutorial
+//! Connected to 127.0.0.1:65432
+//! Received response: Message received
 //! ```
+//!
+//! Both take an address after `--` (`[-- ADDR]`).
 //!
 //! ADDR defaults to `127.0.0.1:65432`; `127.0.0.1:0` picks a free port.
 //! The full lesson, with what this one does not survive, is `src/main.rs`.

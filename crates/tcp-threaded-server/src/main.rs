@@ -5,26 +5,31 @@
 //! a thread of its own and the accept loop goes straight back to accept():
 //! a client that stays connected, silent or chatty, makes nobody wait.
 //!
-//! The tutorial starts a thread for every connection, so whoever opens
+//! The tutorial starts a thread per connection, so whoever opens
 //! connections decides how many threads it runs, until memory runs out (the
-//! Rust book says so before it builds a thread pool). This server runs at
-//! most `--max-connections` handlers; a client past the cap is sent one line,
-//! `Error: server busy, try again later`, and is closed. The threads are
-//! scoped: at Ctrl+C the accept loop stops, and the server waits for every
-//! handler to tell its client and close before it logs `server closed`.
-//!
-//! Everything else (framing, idle timeout, bad bytes, slow readers) is
-//! tcp-server's code, line for line: `diff` the two files to see the threads.
+//! Rust book's argument for a pool). This one runs at most
+//! `--max-connections`; past the cap a client gets `Error: server busy, try
+//! again later` and is closed. At Ctrl+C the scoped threads each tell their
+//! client and close before `server closed`. The rest is tcp-server's code,
+//! line for line: `diff` the two files to see the threads.
 //!
 //! ## Run it (three terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p tcp-threaded-server
+//! terminal 1 $ cargo run -q -p tcp-threaded-server
 //! listening on 127.0.0.1:65432
 //!
-//! terminal 2 $ cargo run -p tcp-client       # stays at its prompt
-//! terminal 3 $ cargo run -p tcp-client -- --message 'Hello, Server!'
+//! terminal 2 $ cargo run -q -p tcp-client       # stays at its prompt
+//! 10:24:36.957 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:50084
+//! message ('exit' quits)>
+//!
+//! terminal 3 $ cargo run -q -p tcp-client -- --message 'Hello, Server!'
+//! 10:24:37.954 INFO  connected to 127.0.0.1:65432 from 127.0.0.1:50100
+//! 10:24:37.955 INFO  sent 14 bytes
+//! 10:24:37.955 INFO  read 16 bytes
 //! Message received
+//!
+//! terminal 1 then shows both connected, terminal 3's served at once.
 //! ```
 //!
 //! ## Read in this order
@@ -71,7 +76,7 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
     // bind(): take the address and port, so clients know where to connect.
     socket
         .bind(&options.addr.into())
-        .map_err(|e| net::bind_error(options.addr, e))?;
+        .map_err(|e| net::tcp_bind_error(options.addr, e))?;
     // listen(): from now on the kernel completes handshakes by itself and
     // queues up to `backlog` new connections until we accept() them.
     socket.listen(options.backlog)?;

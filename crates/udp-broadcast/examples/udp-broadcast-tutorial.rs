@@ -2,8 +2,10 @@
 //! SO_REUSEADDR and SO_BROADCAST on every interface, and a loop that prints
 //! each datagram and answers its sender with "Server response".
 //!
-//! Run it: `cargo run -p udp-broadcast --example udp-broadcast-tutorial [PORT]`
+//! Run it: `cargo run -q -p udp-broadcast --example udp-broadcast-tutorial [-- PORT]`
 //! (PORT defaults to 6550, the lesson's port; 0 lets the kernel pick one).
+//! It prints `listening on 0.0.0.0:6550`, then a line such as
+//! `Received from 127.0.0.1:38386: hello` for each datagram.
 //! It answers anyone who can reach the port and dies on the first error.
 //! The full lesson, which answers only this machine unless given `--lan`, is
 //! `src/main.rs` (with `src/listen.rs` and `src/discover.rs`); its page is

@@ -12,13 +12,17 @@
 //! ## Run it (two terminals)
 //!
 //! ```text
-//! terminal 1 $ cargo run -p udp-broadcast -- listen --name alpha
+//! terminal 1 $ cargo run -q -p udp-broadcast -- listen --name alpha
 //! listening on 0.0.0.0:6550
+//! 10:25:47.282 INFO  answering discovery requests as "alpha" from loopback addresses only; --lan answers the network
 //!
-//! terminal 2 $ cargo run -p udp-broadcast -- discover
-//! 10:15:02.310 INFO  sent "DISCOVER" to 127.255.255.255:6550; collecting replies for 1s
+//! terminal 2 $ cargo run -q -p udp-broadcast -- discover
+//! 10:25:48.780 INFO  sent "DISCOVER" to 127.255.255.255:6550; collecting replies for 1s
 //! alpha at 127.0.0.1:6550
-//! 10:15:03.311 INFO  1 listener answered
+//! 10:25:49.794 INFO  1 listener answered
+//!
+//! terminal 1 now shows
+//! 10:25:48.780 INFO  discovery request from 127.0.0.1:46877
 //! ```
 //!
 //! ## Read in this order

@@ -186,7 +186,7 @@ pub fn receive_tcp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     socket.set_reuse_address(true)?;
     socket
         .bind(&addr.into())
-        .map_err(|e| net::bind_error(addr, e))?;
+        .map_err(|e| net::tcp_bind_error(addr, e))?;
     socket.listen(1)?;
     let listener = TcpListener::from(socket);
     net::set_accept_timeout(&listener, net::POLL_INTERVAL)?;
