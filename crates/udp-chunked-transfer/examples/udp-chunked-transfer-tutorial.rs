@@ -7,13 +7,14 @@
 //! ```text
 //! terminal 1 $ cargo run -q -p udp-chunked-transfer --example udp-chunked-transfer-tutorial -- receive 127.0.0.1:6540 target/copy.bin
 //! listening on 127.0.0.1:6540
-//! received 6906 bytes from 127.0.0.1:41803
+//! received 50000 bytes from 127.0.0.1:51231
 //!
-//! terminal 2 $ cargo run -q -p udp-chunked-transfer --example udp-chunked-transfer-tutorial -- send README.md 127.0.0.1:6540
-//! sent 6906 bytes to 127.0.0.1:6540
+//! terminal 2 $ head -c 50000 /dev/urandom > target/small.bin
+//! terminal 2 $ cargo run -q -p udp-chunked-transfer --example udp-chunked-transfer-tutorial -- send target/small.bin 127.0.0.1:6540
+//! sent 50000 bytes to 127.0.0.1:6540
 //! ```
 //!
-//! (The byte count is README.md's size.) The receiver exits after one file.
+//! (Git ignores `target/`.) The receiver exits after one file.
 //!
 //! The full lesson, hardened and then made reliable, is `src/main.rs`.
 
