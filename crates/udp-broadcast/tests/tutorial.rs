@@ -36,6 +36,16 @@ fn start_example(port: &str) -> Lesson {
     Lesson::start(&example(), &[port])
 }
 
+/// A UDP port nobody on this machine holds. The example, like the tutorial,
+/// sets SO_REUSEADDR before bind, so on Linux its port 0 may be given a port
+/// that another SO_REUSEADDR socket of a parallel test already has, and the
+/// two would hear each other's broadcasts. A bind without SO_REUSEADDR is
+/// never given a port in use: ask for one that way, free it, pass it on.
+fn free_port() -> String {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.local_addr().unwrap().port().to_string()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -93,7 +103,7 @@ fn python_client(python: &str, host: &str, port: u16, message: &str, replies: us
 
 #[test]
 fn example_answers_unicast_and_broadcast() {
-    let server = start_example("0");
+    let server = start_example(&free_port());
     let port = server.addr().port();
     assert_eq!(server.addr().to_string(), format!("0.0.0.0:{port}"));
 
@@ -114,7 +124,7 @@ fn example_answers_unicast_and_broadcast() {
 /// nothing is checked; tests/namespaces.rs shows it answering another host.
 #[test]
 fn example_answers_every_sender() {
-    let server = start_example("0");
+    let server = start_example(&free_port());
     let port = server.addr().port();
     for local in ["127.0.0.1", "127.0.0.2", "127.45.6.7"] {
         let client = client_on(local);
@@ -136,7 +146,7 @@ fn example_answers_every_sender() {
 /// error message, no panic), and nobody gets an answer after that.
 #[test]
 fn invalid_utf8_kills_the_example() {
-    let mut server = start_example("0");
+    let mut server = start_example(&free_port());
     let port = server.addr().port();
     let client = client_on("127.0.0.1");
     client.send_to(&[0xff, 0xfe, b'!'], loopback(port)).unwrap();
@@ -160,7 +170,7 @@ fn invalid_utf8_kills_the_example() {
 /// sees that request. The same sender with the option gets an answer.
 #[test]
 fn sender_without_so_broadcast_gets_eacces() {
-    let server = start_example("0");
+    let server = start_example(&free_port());
     let port = server.addr().port();
 
     let out = lesson_discover(port, &["--without-so-broadcast"]);
@@ -187,7 +197,7 @@ fn sender_without_so_broadcast_gets_eacces() {
 /// and both answer, but a unicast datagram reaches only one of them.
 #[test]
 fn two_copies_share_broadcasts_not_unicast() {
-    let first = start_example("0");
+    let first = start_example(&free_port());
     let port = first.addr().port();
     let second = start_example(&port.to_string());
     assert_eq!(second.addr(), first.addr());
@@ -222,12 +232,22 @@ fn two_copies_share_broadcasts_not_unicast() {
 /// not a word on stderr.
 #[test]
 fn ctrl_c_kills_the_example_silently() {
-    let mut server = start_example("0");
+    let mut server = start_example(&free_port());
     server.interrupt();
     let status = server.wait_exit(WAIT);
     assert_eq!(status.code(), None, "it exited by itself: {status}");
     assert_eq!(status.signal(), Some(2), "{status}");
     assert_eq!(server.stderr(), "");
+}
+
+/// Port 0: the kernel picks a port, and the `listening on` line shows it.
+/// (No traffic here: the other tests use `free_port`, see there why.)
+#[test]
+fn example_takes_port_0() {
+    let server = start_example("0");
+    let addr = server.addr();
+    assert!(addr.ip().is_unspecified(), "{addr}");
+    assert_ne!(addr.port(), 0, "{addr}");
 }
 
 /// A port that is not a number ends the example with exit 1 and a message.
@@ -246,7 +266,7 @@ fn python_client_gets_the_example_answer() {
     let Some(python) = testing::python3("python_client_gets_the_example_answer") else {
         return;
     };
-    let server = start_example("0");
+    let server = start_example(&free_port());
     let port = server.addr().port();
     for host in ["127.255.255.255", "127.0.0.1"] {
         let out = python_client(python, host, port, "hello from python", 1);
@@ -269,7 +289,7 @@ fn python_client_gets_the_example_answer() {
 /// no responders.
 #[test]
 fn lesson_discover_reaches_the_example() {
-    let server = start_example("0");
+    let server = start_example(&free_port());
     let port = server.addr().port();
     let out = lesson_discover(port, &["--wait-ms", "300"]);
     let stderr = text(&out.stderr);
@@ -294,7 +314,7 @@ fn lesson_discover_reaches_the_python_server() {
     let Some(python) = testing::python3("lesson_discover_reaches_the_python_server") else {
         return;
     };
-    let server = Lesson::start(python, &[SERVER_PY, "", "0"]);
+    let server = Lesson::start(python, &[SERVER_PY, "", &free_port()]);
     let port = server.addr().port();
     assert_eq!(server.addr().to_string(), format!("0.0.0.0:{port}"));
     assert_eq!(
@@ -345,7 +365,7 @@ fn example_and_python_server_share_a_port() {
     let Some(python) = testing::python3("example_and_python_server_share_a_port") else {
         return;
     };
-    let py_server = Lesson::start(python, &[SERVER_PY, "", "0"]);
+    let py_server = Lesson::start(python, &[SERVER_PY, "", &free_port()]);
     let port = py_server.addr().port();
     let server = start_example(&port.to_string());
     let out = python_client(python, "127.255.255.255", port, "both of you", 2);
