@@ -9,13 +9,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use common::testing::tcp_server::{connect, expect_bytes, read_to_close, seed_client};
-use common::testing::{example, python3, run, Lesson, WAIT};
+use common::testing::{example, python3, run, Lesson, SIGINT, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
-/// SIGINT's number, the signal Ctrl+C sends (2 on Linux and the BSDs).
-const SIGINT: i32 = 2;
-/// SIGTERM's number, what `kill PID` sends.
-const SIGTERM: i32 = 15;
 const CLIENT_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/python/tutorial_client.py"
@@ -26,13 +22,6 @@ fn tutorial() -> Lesson {
     Lesson::start(&bin, &["127.0.0.1:0"])
 }
 
-/// The next line the server prints, or a panic with its stderr.
-fn line(server: &Lesson) -> String {
-    server
-        .stdout_line(WAIT)
-        .unwrap_or_else(|| panic!("no line on stdout; stderr:\n{}", server.stderr()))
-}
-
 /// Rust alone: the tutorial's exchange, and the server's two lines.
 #[test]
 fn tutorial_server_answers_the_tutorial_client() {
@@ -41,8 +30,10 @@ fn tutorial_server_answers_the_tutorial_client() {
         seed_client(server.addr(), "Hello, Server!"),
         "Message received"
     );
-    assert!(line(&server).ends_with(" has been established."));
-    assert_eq!(line(&server), "Received data: Hello, Server!");
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
+    assert_eq!(server.next_stdout_line(), "Received data: Hello, Server!");
     // Sequential, but it goes back to accept(): the next client is served.
     assert_eq!(seed_client(server.addr(), "again"), "Message received");
 }
@@ -79,7 +70,9 @@ fn python_tutorial_client_against_both_servers() {
 fn silent_client_holds_the_tutorial_server() {
     let server = tutorial();
     let silent = connect(server.addr());
-    assert!(line(&server).ends_with(" has been established."));
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
     let mut next = connect(server.addr());
     next.write_all(b"anyone there?").unwrap();
     // A bounded look, not a sleep: 500 ms of no answer.
@@ -95,7 +88,7 @@ fn silent_client_holds_the_tutorial_server() {
     drop(silent);
     next.set_read_timeout(Some(WAIT)).unwrap();
     expect_bytes(&mut next, "Message received");
-    assert_eq!(line(&server), "Received data: ");
+    assert_eq!(server.next_stdout_line(), "Received data: ");
 }
 
 /// Break it: TCP is a stream, and one recv(1024) takes at most 1024 bytes.
@@ -106,8 +99,10 @@ fn one_recv_takes_part_of_a_long_message() {
     let server = tutorial();
     let mut client = connect(server.addr());
     client.write_all(&[b'x'; 1500]).unwrap();
-    assert!(line(&server).ends_with(" has been established."));
-    let received = line(&server);
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
+    let received = server.next_stdout_line();
     let text = received.strip_prefix("Received data: ").unwrap();
     assert!(
         !text.is_empty() && text.len() <= 1024,
@@ -140,7 +135,9 @@ fn invalid_utf8_kills_the_tutorial_server() {
 fn ctrl_c_kills_the_tutorial_server_without_a_word() {
     let mut server = tutorial();
     let mut client = connect(server.addr());
-    assert!(line(&server).ends_with(" has been established."));
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
     server.interrupt();
     let status = server.wait_exit(WAIT);
     assert_eq!(status.signal(), Some(SIGINT), "{status:?}");

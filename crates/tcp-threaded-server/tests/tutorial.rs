@@ -10,10 +10,8 @@ use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
 
 use common::testing::tcp_server::{connect, expect_bytes, read_to_close, seed_client, threads_of};
-use common::testing::{example, python3, run, Lesson, WAIT};
+use common::testing::{example, python3, run, Lesson, SIGINT, WAIT};
 
-/// SIGINT's number, the signal Ctrl+C sends (2 on Linux and the BSDs).
-const SIGINT: i32 = 2;
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-threaded-server");
 /// The same Python client as tcp-server's tests use: one tool, two servers.
 const CLIENT_PY: &str = concat!(
@@ -26,20 +24,15 @@ fn tutorial() -> Lesson {
     Lesson::start(&bin, &["127.0.0.1:0"])
 }
 
-/// The next line the server prints, or a panic with its stderr.
-fn line(server: &Lesson) -> String {
-    server
-        .stdout_line(WAIT)
-        .unwrap_or_else(|| panic!("no line on stdout; stderr:\n{}", server.stderr()))
-}
-
 /// Rust alone: two clients at once, one of them talking several times over
 /// its connection, and the lines the server prints for a client.
 #[test]
 fn tutorial_server_answers_clients_side_by_side() {
     let server = tutorial();
     let mut a = connect(server.addr());
-    assert!(line(&server).ends_with(" has been established."));
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
     // A stays connected; B is answered all the same.
     assert_eq!(
         seed_client(server.addr(), "Hello, Server!"),
@@ -56,7 +49,7 @@ fn tutorial_server_answers_clients_side_by_side() {
         .iter()
         .any(|l: &String| l.ends_with(" has been closed.") && l.contains(&a_name))
     {
-        lines.push(line(&server));
+        lines.push(server.next_stdout_line());
     }
     assert!(
         lines.contains(&format!("Received data from {a_name}: two")),
@@ -105,7 +98,9 @@ fn every_connection_costs_the_tutorial_server_a_thread() {
     let open: Vec<TcpStream> = (0..50)
         .map(|_| {
             let stream = connect(server.addr());
-            assert!(line(&server).ends_with(" has been established."));
+            assert!(server
+                .next_stdout_line()
+                .ends_with(" has been established."));
             stream
         })
         .collect();
@@ -124,9 +119,11 @@ fn one_long_message_gets_two_replies() {
     let mut client = connect(server.addr());
     client.write_all(&[b'y'; 1500]).unwrap();
     expect_bytes(&mut client, "Message receivedMessage received");
-    assert!(line(&server).ends_with(" has been established."));
-    let first = line(&server);
-    let second = line(&server);
+    assert!(server
+        .next_stdout_line()
+        .ends_with(" has been established."));
+    let first = server.next_stdout_line();
+    let second = server.next_stdout_line();
     let len = |l: &str| l.rsplit(": ").next().unwrap().len();
     assert_eq!(
         (len(&first), len(&second)),
@@ -156,7 +153,9 @@ fn ctrl_c_cuts_off_every_client() {
     let mut clients: Vec<TcpStream> = (0..3)
         .map(|_| {
             let stream = connect(server.addr());
-            assert!(line(&server).ends_with(" has been established."));
+            assert!(server
+                .next_stdout_line()
+                .ends_with(" has been established."));
             stream
         })
         .collect();

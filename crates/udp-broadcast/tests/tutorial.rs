@@ -74,13 +74,6 @@ fn loopback_broadcast(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 255, 255, 255], port))
 }
 
-/// The example's next stdout line, or a panic with its stderr.
-fn next_line(server: &Lesson) -> String {
-    server
-        .stdout_line(WAIT)
-        .unwrap_or_else(|| panic!("no line on stdout; stderr:\n{}", server.stderr()))
-}
-
 /// `udp-broadcast discover` to the loopback broadcast address on `port`.
 fn lesson_discover(port: u16, args: &[&str]) -> Output {
     let port = port.to_string();
@@ -115,7 +108,10 @@ fn example_answers_unicast_and_broadcast() {
         client.send_to(message.as_bytes(), to).unwrap();
         assert_eq!(reply(&client), ("Server response".into(), loopback(port)));
         let me = client.local_addr().unwrap();
-        assert_eq!(next_line(&server), format!("Received from {me}: {message}"));
+        assert_eq!(
+            server.next_stdout_line(),
+            format!("Received from {me}: {message}")
+        );
     }
 }
 
@@ -132,7 +128,7 @@ fn example_answers_every_sender() {
         assert_eq!(reply(&client).0, "Server response");
         let me = client.local_addr().unwrap();
         assert_eq!(
-            next_line(&server),
+            server.next_stdout_line(),
             format!("Received from {me}: who are you?")
         );
     }
@@ -190,7 +186,10 @@ fn sender_without_so_broadcast_gets_eacces() {
     client.send_to(b"hello", loopback_broadcast(port)).unwrap();
     assert_eq!(reply(&client).0, "Server response");
     let me = client.local_addr().unwrap();
-    assert_eq!(next_line(&server), format!("Received from {me}: hello"));
+    assert_eq!(
+        server.next_stdout_line(),
+        format!("Received from {me}: hello")
+    );
 }
 
 /// Break it: two copies on one port (SO_REUSEADDR) both get every broadcast
@@ -211,7 +210,10 @@ fn two_copies_share_broadcasts_not_unicast() {
     }
     let me = client.local_addr().unwrap();
     for copy in [&first, &second] {
-        assert_eq!(next_line(copy), format!("Received from {me}: everyone"));
+        assert_eq!(
+            copy.next_stdout_line(),
+            format!("Received from {me}: everyone")
+        );
     }
 
     let client = client_on("127.0.0.1");
@@ -275,7 +277,7 @@ fn python_client_gets_the_example_answer() {
             text(&out.stdout),
             format!("Received from ('127.0.0.1', {port}): Server response\n")
         );
-        let line = next_line(&server);
+        let line = server.next_stdout_line();
         assert!(
             line.starts_with("Received from 127.0.0.1:") && line.ends_with(": hello from python"),
             "{line}"
@@ -300,7 +302,7 @@ fn lesson_discover_reaches_the_example() {
     );
     assert!(stderr.contains(&dropped), "{stderr}");
     assert!(stderr.contains("no responders"), "{stderr}");
-    let line = next_line(&server);
+    let line = server.next_stdout_line();
     assert!(
         line.starts_with("Received from 127.0.0.1:") && line.ends_with(": DISCOVER"),
         "{line}"
@@ -318,7 +320,7 @@ fn lesson_discover_reaches_the_python_server() {
     let port = server.addr().port();
     assert_eq!(server.addr().to_string(), format!("0.0.0.0:{port}"));
     assert_eq!(
-        next_line(&server),
+        server.next_stdout_line(),
         format!("Broadcast UDP server on port {port}")
     );
     let out = lesson_discover(port, &["--wait-ms", "300"]);
@@ -330,7 +332,7 @@ fn lesson_discover_reaches_the_python_server() {
         )),
         "{stderr}"
     );
-    let line = next_line(&server);
+    let line = server.next_stdout_line();
     assert!(
         line.starts_with("Received from ('127.0.0.1', ") && line.ends_with("): DISCOVER"),
         "{line}"
@@ -372,7 +374,7 @@ fn example_and_python_server_share_a_port() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let answer = format!("Received from ('127.0.0.1', {port}): Server response\n");
     assert_eq!(text(&out.stdout), answer.repeat(2));
-    assert!(next_line(&server).ends_with(": both of you"));
-    next_line(&py_server); // "Broadcast UDP server on port ..."
-    assert!(next_line(&py_server).ends_with(": both of you"));
+    assert!(server.next_stdout_line().ends_with(": both of you"));
+    py_server.next_stdout_line(); // "Broadcast UDP server on port ..."
+    assert!(py_server.next_stdout_line().ends_with(": both of you"));
 }

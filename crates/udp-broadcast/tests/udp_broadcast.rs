@@ -10,7 +10,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::testing::udp_server::SHUTDOWN_BUDGET;
-use common::testing::{run, Lesson, WAIT};
+use common::testing::{run, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 
@@ -333,9 +333,6 @@ fn ctrl_c_and_sigterm_stop_a_listener_gracefully() {
     assert_eq!(listener.wait_exit(WAIT).code(), Some(0));
     assert!(listener.stderr().contains("server closed"));
 }
-
-/// SIGTERM's number on Linux and the BSDs (this crate has no libc dependency).
-const SIGTERM: i32 = 15;
 
 /// A port held by a socket *without* SO_REUSEADDR cannot be shared: every
 /// socket on the port must ask for sharing.

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::count;
-use common::testing::{run, udp_socket_for, Lesson, WAIT};
+use common::testing::{run, udp_socket_for, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 
@@ -349,7 +349,7 @@ fn interrupt_idle_receiver() {
     assert!(took <= Duration::from_millis(250), "took {took:?}");
     assert!(rx.stderr().contains("server closed"));
     let mut rx = receiver(&dir.join("out.bin"), &["--protocol", "basic"]);
-    rx.signal(15); // SIGTERM
+    rx.signal(SIGTERM);
     assert_eq!(rx.wait_exit(WAIT).code(), Some(0));
     let mut rx = receiver(&dir.join("out.bin"), &["--protocol", "tcp"]);
     let (took, status) = rx.interrupt_and_time();

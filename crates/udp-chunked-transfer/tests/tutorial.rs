@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::testing::{example, finish, python3, run, Lesson, WAIT};
-
-/// The signal `kill` sends by default.
-const SIGTERM: i32 = 15;
+use common::testing::{example, finish, python3, run, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 

@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The signal Ctrl+C sends, for [`Lesson::signal`] and for checking how a
+/// program died (`ExitStatusExt::signal`).
+pub const SIGINT: i32 = libc::SIGINT;
+/// What `kill PID` sends.
+pub const SIGTERM: i32 = libc::SIGTERM;
+
 /// A lesson binary running in the background. Killed when dropped.
 pub struct Lesson {
     child: Child,
@@ -114,6 +120,13 @@ impl Lesson {
         self.stdout.recv_timeout(timeout).ok()
     }
 
+    /// The next line on stdout; panics with the stderr so far if none
+    /// comes within [`WAIT`].
+    pub fn next_stdout_line(&self) -> String {
+        self.stdout_line(WAIT)
+            .unwrap_or_else(|| panic!("no line on stdout; stderr:\n{}", self.stderr()))
+    }
+
     /// Everything written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.0.lock().unwrap().clone()
@@ -145,7 +158,7 @@ impl Lesson {
 
     /// Send SIGINT, as Ctrl+C does.
     pub fn interrupt(&self) {
-        self.signal(libc::SIGINT);
+        self.signal(SIGINT);
     }
 
     /// Wait for the process to exit; panics (with its stderr) after `timeout`.
@@ -244,7 +257,7 @@ pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
 /// SIGTERM is a graceful stop too (ctrlc's `termination` feature).
 pub fn terminate_idle(bin: &str) {
     let mut server = Lesson::start(bin, &["--port", "0"]);
-    server.signal(libc::SIGTERM);
+    server.signal(SIGTERM);
     assert_eq!(server.wait_exit(WAIT).code(), Some(0));
     assert!(server.stderr().contains("server closed"));
 }
