@@ -10,7 +10,6 @@
 
 pub mod loadgen;
 
-use std::io;
 use std::net::SocketAddr;
 
 /// Refuse anything but a loopback address: the benchmark must never send a
@@ -25,21 +24,13 @@ pub fn require_loopback(addr: SocketAddr) -> Result<SocketAddr, String> {
     }
 }
 
-/// Send `signal` (for example `libc::SIGINT`) to the process `pid`.
-pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
-    // SAFETY: kill(2) takes two integers and touches no memory of ours. The
-    // callers only pass the pid of a child they spawned and have not reaped
-    // yet, so the pid cannot have been recycled for another process.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(pid, signal) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+/// Send `signal` to the process `pid` (through the `kill` command; see
+/// [`common::testing::send_signal`]). The callers only pass the pid of a
+/// child they spawned and have not reaped, so it cannot be another's.
+pub use common::testing::send_signal;
+
+/// The signal numbers, the same on Linux, macOS and the BSDs.
+pub use common::testing::{SIGINT, SIGKILL};
 
 /// The value `q` (0.0 to 1.0) of the way up a sorted slice, or 0 when empty.
 pub fn quantile(sorted: &[u32], q: f64) -> u32 {

@@ -450,7 +450,7 @@ fn sender_gives_up_after_its_retries() {
         "debug",
     );
     rx.expect_stderr(" sends 200000 bytes");
-    rx.signal(9); // SIGKILL: no goodbye
+    rx.signal(common::testing::SIGKILL); // no goodbye
     let started = Instant::now();
     let sent = finish(sender, WAIT);
     assert_eq!(sent.status.code(), Some(1), "{}", sent.stderr);

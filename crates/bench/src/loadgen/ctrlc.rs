@@ -141,7 +141,7 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
     let outcome = started.and_then(|()| {
         thread::sleep(pause);
         let sent = Instant::now();
-        send_signal(pid, libc::SIGINT).map_err(|e| format!("kill: {e}"))?;
+        send_signal(pid, crate::SIGINT).map_err(|e| format!("kill: {e}"))?;
         // waitpid(WNOHANG) every POLL: adds at most that much to the time.
         loop {
             match child.try_wait() {

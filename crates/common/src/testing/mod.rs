@@ -22,10 +22,53 @@ use std::time::{Duration, Instant};
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The signal Ctrl+C sends, for [`Lesson::signal`] and for checking how a
-/// program died (`ExitStatusExt::signal`).
-pub const SIGINT: i32 = libc::SIGINT;
+/// program died (`ExitStatusExt::signal`). The numbers of SIGINT, SIGTERM
+/// and SIGKILL are the same on Linux, macOS and the BSDs.
+pub const SIGINT: i32 = 2;
 /// What `kill PID` sends.
-pub const SIGTERM: i32 = libc::SIGTERM;
+pub const SIGTERM: i32 = 15;
+/// What nobody can catch.
+pub const SIGKILL: i32 = 9;
+
+/// Send `signal` to the process `pid`, with the `kill` command: std has no
+/// kill(2) that takes a signal, and the workspace has no `unsafe` code to
+/// call libc's. Unix only; Windows has no signals to send (its console
+/// Ctrl+C event needs an API we do not call), so tests that need one are
+/// marked Unix-only.
+pub fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
+    if cfg!(not(unix)) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "signals are Unix-only",
+        ));
+    }
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Other,
+            format!("kill -{signal} {pid}: {status}"),
+        ))
+    }
+}
+
+/// Kill `pid` for good: SIGKILL on Unix, `taskkill /F` on Windows.
+pub fn kill_hard(pid: u32) {
+    if cfg!(windows) {
+        let _ = Command::new("taskkill")
+            .args(["/F", "/PID", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    } else {
+        let _ = send_signal(pid, SIGKILL);
+    }
+}
 
 /// A lesson binary running in the background. Killed when dropped.
 pub struct Lesson {
@@ -147,13 +190,10 @@ impl Lesson {
         true
     }
 
-    /// Send a signal (`libc::SIGINT`, `libc::SIGTERM`, ...).
+    /// Send a signal ([`SIGINT`], [`SIGTERM`], ...). Our own child, not
+    /// yet reaped, so the pid cannot belong to anybody else.
     pub fn signal(&self, signal: i32) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on our own child's pid, which we have not reaped.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill failed");
+        send_signal(self.child.id(), signal).unwrap();
     }
 
     /// Send SIGINT, as Ctrl+C does.
@@ -230,11 +270,8 @@ pub fn finish(child: Child, timeout: Duration) -> Output {
         let _ = tx.send(child.wait_with_output());
     });
     let output = rx.recv_timeout(timeout).unwrap_or_else(|_| {
-        // SAFETY: kill(2) on the child we started, not yet reaped.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGKILL)
-        };
+        // The child we started, not yet reaped.
+        kill_hard(pid);
         panic!("pid {pid} did not finish within {timeout:?}")
     });
     output.unwrap()

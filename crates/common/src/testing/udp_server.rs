@@ -265,7 +265,7 @@ pub fn tutorial_killed_by_ctrl_c(bin: &str) {
     assert_eq!(udp_text(server.addr(), "hi"), "Message received");
     let (_, status) = server.interrupt_and_time();
     assert_eq!(status.code(), None, "exited instead of being killed");
-    assert_eq!(status.signal(), Some(libc::SIGINT));
+    assert_eq!(status.signal(), Some(super::SIGINT));
     assert_eq!(server.stderr(), "");
 }
 

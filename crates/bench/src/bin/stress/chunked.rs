@@ -362,7 +362,7 @@ fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
             0 => receiver.kill_now(),
             1 => sender.kill_now(),
             _ => {
-                let _ = receiver.signal(libc::SIGINT);
+                let _ = receiver.signal(bench::SIGINT);
             }
         }
         // Whatever is left ends by itself: the receiver times out, the

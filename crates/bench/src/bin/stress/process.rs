@@ -26,25 +26,13 @@ fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
 
 /// Send `signal` to `pid`. Only ever called with pids of our own children.
 pub fn kill(pid: u32, signal: i32) -> Result<(), String> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| format!("pid {pid} out of range"))?;
-    // SAFETY: kill(2) has no memory-safety preconditions; the pid is one of
-    // our children that has not been reaped yet.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(pid, signal) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "kill({pid}, {signal}): {}",
-            std::io::Error::last_os_error()
-        ))
-    }
+    bench::send_signal(pid, signal).map_err(|e| format!("kill -{signal} {pid}: {e}"))
 }
 
 /// SIGKILL every child still registered (the watchdog's last resort).
 pub fn kill_all_children() {
     for pid in children().iter() {
-        let _ = kill(*pid, libc::SIGKILL);
+        let _ = kill(*pid, bench::SIGKILL);
     }
 }
 
@@ -293,7 +281,7 @@ impl Server {
     /// error if it is still running after `timeout` (it is then killed).
     pub fn interrupt(&mut self, timeout: Duration) -> Result<(Duration, ExitStatus), String> {
         let start = Instant::now();
-        self.signal(libc::SIGINT)?;
+        self.signal(bench::SIGINT)?;
         match self.wait_exit(timeout) {
             Some(status) => Ok((start.elapsed(), status)),
             None => {
