@@ -119,7 +119,7 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };
