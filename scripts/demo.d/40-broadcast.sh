@@ -81,7 +81,7 @@ if start_program "$BIN/examples/udp-broadcast-tutorial" 0; then
   bc_deadline=$(( $(now_ms) + 5000 ))
   while kill -0 "$bc_tut_pid" 2>/dev/null && [ "$(now_ms)" -lt "$bc_deadline" ]; do sleep 0.005; done
   wait "$bc_tut_pid" 2>/dev/null
-  expect_eq "tutorial version: killed by the signal, no goodbye" "143 0" "$? $(wc -c <"$bc_tut_log")"
+  expect_eq "tutorial version: killed by the signal, no goodbye" "143 0" "$? $(count_bytes <"$bc_tut_log")"
 fi
 
 lesson_end
