@@ -17,7 +17,11 @@ cd "$(dirname "$0")/.."
 SKIP="scripts/shcheck.sh scripts/portability.sh scripts/wine-smoke.sh"
 
 # One rule a line: an extended regular expression, a tab, what to do instead.
-RULES=$(cat <<'EOF'
+# (A function, not "$(cat <<EOF ...)": bash before 4.0 does not fully parse
+# what is inside $(...), and a here-document full of quotes and parentheses
+# there can confuse it.)
+rules() {
+  cat <<'EOF'
 (^|[^[:alnum:]_])(declare|typeset|local)[[:space:]]+-[a-zA-Z]*[Anglu]	declare -A/-n/-g/-l/-u are bash 4: use plain variables (see bench-chunked.sh's get/put)
 (^|[^[:alnum:]_])(mapfile|readarray|coproc)([^[:alnum:]_]|$)	bash 4: use a while-read loop
 \$\{[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?(\^|,)	${x^^} and ${x,,} are bash 4: use tr
@@ -45,7 +49,7 @@ mktemp([[:space:]]+-[a-zA-Z]+)*[[:space:]]*($|[);|&])|mktemp[[:space:]].*-t[[:sp
 \$\(([^)]*[^[:alnum:]_-])?wc([[:space:]]+-[a-zA-Z]+)*[[:space:]]*(<|\)|$)	BSD wc pads its count with blanks: use count_lines/count_bytes from scripts/compat.sh
 (gensub|strftime|systime|mktime|asorti?|patsplit)\(|PROCINFO|IGNORECASE|BEGINFILE|ENDFILE	a gawk extension: macOS's awk is POSIX awk
 EOF
-)
+}
 
 if [ $# -gt 0 ]; then
   files=("$@")
@@ -68,7 +72,7 @@ while IFS=$'\t' read -r re why; do
       found=$((found + 1))
     done < <(grep -nE -e "$re" "$f" | grep -vE '^[0-9]+:[[:space:]]*#' | grep -vF '# shcheck: ok')
   done
-done <<<"$RULES"
+done < <(rules)
 
 if [ "$found" != 0 ]; then
   echo "shcheck: $found line(s) that bash 3.2 or BSD tools (macOS) would not run as Linux does"
