@@ -10,7 +10,7 @@
 # A grep per rule, so it is a net, not a parser: full-line comments are
 # skipped, strings are not. Linux-only scripts are left out: those that drive
 # Wine and the cross builds, and any whose first 20 lines say
-# `# shcheck: linux-only`. Needs bash, grep and sed.
+# `# shcheck: linux-only`. Needs bash (3.2 will do) and grep, GNU or BSD.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Left out too: this file, whose rules would match themselves.

@@ -9,7 +9,11 @@
 #   scripts/stress.sh --only cli,shutdown     # some groups; `--help` lists them
 #
 # Uses the debug build (the one `cargo test` and scripts/demo.sh build too);
-# honours CARGO_TARGET_DIR. Needs bash (3.2 will do) and no GNU-only tools.
+# honours CARGO_TARGET_DIR.
+#
+# Linux only: the suite reads /proc (a server's threads, memory and open
+# descriptors, its sockets' queues). This wrapper itself keeps to bash 3.2 and
+# BSD tools all the same.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -6,6 +6,9 @@
 # Listeners answer only loopback senders unless started with --lan.
 # Tutorial version: the tutorial's broadcast server (the example) answers
 # discover's broadcast with "Server response", which discover logs and drops.
+# Seen on Linux only: whether macOS's loopback (lo0, which has no broadcast
+# address) delivers a datagram sent to 127.255.255.255 to all three, and
+# refuses it without SO_BROADCAST, is not checked here.
 
 lesson_begin udp-broadcast "three listeners on one port, one broadcast finds them all"
 
