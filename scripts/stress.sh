@@ -45,6 +45,9 @@ fi
     i=$((i + 1))
   done
   echo "stress.sh: the suite ran over 240 s; stopping it" >&2
-  kill -TERM $$ 2>/dev/null; sleep 5; kill -KILL $$ 2>/dev/null
+  kill -TERM $$ 2>/dev/null
+  i=0
+  while [ "$i" -lt 5 ] && kill -0 $$ 2>/dev/null; do sleep 1; i=$((i + 1)); done
+  kill -0 $$ 2>/dev/null && kill -KILL $$
 ) </dev/null >/dev/null &
 exec "${suite[@]}"
