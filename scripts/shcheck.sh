@@ -17,9 +17,8 @@ cd "$(dirname "$0")/.."
 SKIP="scripts/shcheck.sh scripts/portability.sh scripts/wine-smoke.sh"
 
 # One rule a line: an extended regular expression, a tab, what to do instead.
-# (A function, not "$(cat <<EOF ...)": bash before 4.0 does not fully parse
-# what is inside $(...), and a here-document full of quotes and parentheses
-# there can confuse it.)
+# (A function, not "$(cat <<EOF ...)": bash 3.2 does not fully parse what is
+# inside $(...), and a quote in a here-document there breaks it.)
 rules() {
   cat <<'EOF'
 (^|[^[:alnum:]_])(declare|typeset|local)[[:space:]]+-[a-zA-Z]*[Anglu]	declare -A/-n/-g/-l/-u are bash 4: use plain variables (see bench-chunked.sh's get/put)
@@ -38,6 +37,8 @@ EPOCHREALTIME|EPOCHSECONDS|SRANDOM|BASH_ARGV0|BASHPID	bash 4/5 only: use now_ms 
 ;;&|[[:space:]];&([[:space:]]|$)	case fall-through is bash 4
 \{[A-Za-z_][A-Za-z0-9_]*\}[<>]	exec {fd}> is bash 4.1: pick a fixed descriptor
 shopt[[:space:]]+-s[[:space:]]+(globstar|lastpipe|autocd|direxpand|nocasematch)	this shopt is bash 4+
+\$\([^)]*<<-?[[:space:]]*['"\\]?[A-Za-z_]	a here-document inside $(...): bash 3.2 misreads quotes in it; put it in a function
+\$\(([^)]*[;&|[:space:]])?case[[:space:]]	a case inside $(...): bash 3.2 takes its "pattern)" for the end; use a function
 date[[:space:]][^|;]*%[0-9]*N	date's %N is GNU only: use now_ms from scripts/compat.sh
 (^|[^[:alnum:]_-])sed[[:space:]]+(-[a-zA-Z]*[ir]|--in-place|--regexp-extended)	sed -i and -r differ on BSD: write to a new file and mv; use -E
 (^|[^[:alnum:]_-])(sed|grep)([[:space:]]+-[a-zA-DF-Z]+)*[[:space:]]+(-e[[:space:]]+)?'[^']*\\[|+?sSwW]	\| \+ \? \s \w in a basic regexp are GNU only: use -E, or [[:space:]]
