@@ -2,8 +2,10 @@
 
 use std::error::Error;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
+
+use socket2::SockRef;
 
 /// How often a blocked `read` on a client's connection, or a `recv_from` in
 /// the middle of a transfer, wakes up to check its clocks and Ctrl+C.
@@ -24,6 +26,19 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// true size of every datagram, where a smaller buffer would have the kernel
 /// cut the datagram short without a word.
 pub const RECV_BUFFER: usize = 65_536;
+
+/// Make sure `socket` can send the largest datagram, [`MAX_UDP_PAYLOAD`].
+/// macOS refuses a datagram larger than the socket's send buffer (SO_SNDBUF),
+/// which is only 9,216 bytes there by default (`net.inet.udp.maxdgram`);
+/// Linux's default is far larger, and Windows sends any size. So the buffer
+/// is raised where it is too small, and never lowered.
+pub fn room_for_any_datagram(socket: &UdpSocket) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    if socket.send_buffer_size()? < RECV_BUFFER {
+        socket.set_send_buffer_size(RECV_BUFFER)?;
+    }
+    Ok(())
+}
 
 /// `true` for the errors a socket with a read timeout returns when nothing
 /// arrived in time. Unix says `WouldBlock` (EAGAIN), Windows `TimedOut`, and

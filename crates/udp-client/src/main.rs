@@ -56,6 +56,9 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
         Some(Protocol::UDP),
     )?;
     let socket = UdpSocket::from(socket);
+    // A message can be as large as a datagram may be; macOS needs SO_SNDBUF
+    // raised for that (see the helper).
+    net::room_for_any_datagram(&socket)?;
     let mut buf = vec![0u8; net::RECV_BUFFER];
 
     match &options.message {

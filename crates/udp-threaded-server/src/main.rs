@@ -72,6 +72,9 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
         .map_err(|e| net::bind_error(options.addr, e))?;
     // std's UdpSocket has everything else the lesson needs.
     let socket = UdpSocket::from(socket);
+    // A reply can be as large as a datagram may be; macOS needs SO_SNDBUF
+    // raised for that (see the helper).
+    net::room_for_any_datagram(&socket)?;
 
     // With port 0 the kernel chose the port: print the real one.
     let addr = socket.local_addr()?;
