@@ -260,12 +260,11 @@ pub fn tutorial_cuts_long_datagrams(bin: &str) {
 /// Break: Ctrl+C kills the tutorial server at once, by the signal, without
 /// a word on stderr (no `server closed`).
 pub fn tutorial_killed_by_ctrl_c(bin: &str) {
-    use std::os::unix::process::ExitStatusExt;
     let mut server = tutorial_start(bin, "127.0.0.1:0");
     assert_eq!(udp_text(server.addr(), "hi"), "Message received");
     let (_, status) = server.interrupt_and_time();
     assert_eq!(status.code(), None, "exited instead of being killed");
-    assert_eq!(status.signal(), Some(super::SIGINT));
+    assert_eq!(super::killed_by(status), Some(super::SIGINT));
     assert_eq!(server.stderr(), "");
 }
 
