@@ -38,7 +38,7 @@ ROWS=()
 FAILED=0
 # row PROGRAM CHECK ok|FAIL DETAIL
 row() {
-  ROWS+=("$(printf '%-38s %-28s %-4s %s' "$1" "$2" "$3" "$4")")
+  ROWS+=("$(printf '%-42s %-28s %-4s %s' "$1" "$2" "$3" "$4")")
   [ "$3" = ok ] || FAILED=$((FAILED + 1))
 }
 
@@ -199,7 +199,7 @@ if [ -n "$FREE_PORT" ]; then
   fi
 fi
 
-printf '\n%-38s %-28s %-4s %s\n' PROGRAM CHECK OK DETAIL
+printf '\n%-42s %-28s %-4s %s\n' PROGRAM CHECK OK DETAIL
 printf '%s\n' "${ROWS[@]}"
 printf '\nwine smoke test: %d checks, %d failed, %d ms\n' "${#ROWS[@]}" "$FAILED" "$(($(now_ms) - began))"
 [ "$FAILED" = 0 ]

@@ -35,7 +35,8 @@ fi
 # Keep this prefix's wineserver up between wine runs (without -p it exits
 # three seconds after its last client, and the next run starts it again).
 # A second -p is a no-op. Stop it with `WINEPREFIX=... wineserver -k`.
-"$wineserver" -p
+# Its output goes nowhere: on -k it lists the objects it still held.
+"$wineserver" -p >/dev/null 2>&1
 
 dll="$system32/bcryptprimitives.dll"
 if [ ! -f "$dll" ] || [ "$here/bcryptprimitives.c" -nt "$dll" ]; then
