@@ -37,6 +37,10 @@ fi
 # A second -p is a no-op. Stop it with `WINEPREFIX=... wineserver -k`.
 # Its output goes nowhere: on -k it lists the objects it still held.
 "$wineserver" -p >/dev/null 2>&1
+# The first program of a server's life starts the prefix's services
+# (services.exe, winedevice.exe...), which inherit its stdout and stderr and
+# keep them open: start them here, on /dev/null, not on a caller's pipe.
+wine cmd.exe /c exit 0 </dev/null >/dev/null 2>&1
 
 dll="$system32/bcryptprimitives.dll"
 if [ ! -f "$dll" ] || [ "$here/bcryptprimitives.c" -nt "$dll" ]; then

@@ -286,7 +286,7 @@ fn connect_timeout() {
 #[test]
 #[cfg_attr(
     windows,
-    ignore = "Wine closes a socket with SO_LINGER 0 with a FIN, not a reset"
+    ignore = "Wine reports a reset (RST) that arrives during a read as an orderly close, 0 bytes, not WSAECONNRESET"
 )]
 fn reset_by_the_server() {
     let (port, server) = peer("127.0.0.1", |mut stream| {

@@ -120,7 +120,7 @@ fn example_answers_unicast_and_broadcast() {
 #[test]
 #[cfg_attr(
     windows,
-    ignore = "Wine binds a UDP socket asked for 127.0.0.2 to the loopback interface instead (as it does for broadcasts), so its datagrams come from 127.0.0.1"
+    ignore = "under Wine a UDP socket bound to 127.0.0.2 reports that address, but its datagrams arrive from 127.0.0.1"
 )]
 fn example_answers_every_sender() {
     let server = start_example(&free_port());
