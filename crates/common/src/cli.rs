@@ -320,6 +320,22 @@ impl Matches {
         net::resolve(host, port).unwrap_or_else(|e| usage_error(&format!("--host '{host}': {e}")))
     }
 
+    /// `--ipv6-only` of a server that binds `addr`: the value for
+    /// IPV6_V6ONLY. Off by default, so that `--host ::` means the same on
+    /// every OS: IPv6 and IPv4 clients alike (Linux and macOS default to
+    /// that, Windows to IPv6 only). The switch with an IPv4 address is a
+    /// usage error: it would mean nothing.
+    pub fn ipv6_only(&self, addr: SocketAddr) -> bool {
+        let asked = self.switch("ipv6-only");
+        if asked && addr.is_ipv4() {
+            usage_error(&format!(
+                "--ipv6-only needs an IPv6 --host such as :: or ::1, not {}",
+                addr.ip()
+            ));
+        }
+        asked
+    }
+
     /// `--host` and `--port` of a *client*: the server to reach. Port 0 is
     /// refused (a server can bind port 0, but nothing can be sent to it), and
     /// an unspecified host such as `0.0.0.0` means this machine (see

@@ -2,18 +2,17 @@
 
 use std::error::Error;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use socket2::SockRef;
-
-/// How often a blocked `recv_from`, `accept` or `read` wakes up to check for
-/// Ctrl+C. Shutdown must finish within 250 ms, so this is well below that.
+/// How often a blocked `read` on a client's connection, or a `recv_from` in
+/// the middle of a transfer, wakes up to check its clocks and Ctrl+C.
+/// Shutdown must finish within 250 ms, so this is well below that.
 ///
-/// Why wake up at all? The `ctrlc` crate installs its signal handler with
-/// `SA_RESTART`, so the kernel restarts a blocked call after the signal
-/// instead of failing it with `EINTR`. A socket read timeout is the simplest
-/// portable way to get control back.
+/// A server waiting for its *next* client does not poll: Ctrl+C wakes it
+/// (see [`crate::shutdown::Wake`]). A socket timeout is still the simplest
+/// portable way to give up on a quiet client, and SO_RCVTIMEO on a
+/// connected or UDP socket works the same on Linux, macOS and Windows.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The largest UDP payload over IPv4: 65,535 (the IP length field) minus the
@@ -69,6 +68,24 @@ pub fn destination(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// `true` for the error Windows gives `recv_from` on a UDP socket after a
+/// datagram we sent met a closed port: the other machine answered with an
+/// ICMP "port unreachable", and Windows reports it as WSAECONNRESET (10054)
+/// on the next receive. Linux and macOS report nothing on an unconnected
+/// socket: there the datagram is simply never answered.
+pub fn is_port_unreachable(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::ConnectionReset
+}
+
+/// Where a student can see which program holds a port, on this OS.
+const WHO_HAS_THE_PORT: &str = if cfg!(windows) {
+    "`netstat -ano` lists it with its process id"
+} else if cfg!(target_os = "macos") {
+    "`lsof -nP -i :PORT` shows which"
+} else {
+    "`ss -tulpn` shows which"
+};
+
 /// Explain a failed `bind` in words that say what to do next.
 pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     let hint = match error.kind() {
@@ -77,13 +94,22 @@ pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
         }
         io::ErrorKind::AddrInUse => format!(
             "address {addr} is already in use: another program (perhaps another copy of this \
-             server) has it. Stop that program, or pass --port 0 to get any free port"
+             server) has it ({}). Stop that program, or pass --port 0 to get any free port",
+            WHO_HAS_THE_PORT.replace("PORT", &addr.port().to_string())
         ),
         io::ErrorKind::AddrNotAvailable => {
             format!("address {addr} is not an address of this machine: use 127.0.0.1 or ::1")
         }
+        // Windows: no port needs an administrator, but the system reserves
+        // some ranges (Hyper-V, WSL) and another program may hold a port for
+        // itself alone (SO_EXCLUSIVEADDRUSE); both give WSAEACCES.
+        io::ErrorKind::PermissionDenied if cfg!(windows) => format!(
+            "permission denied for {addr}: Windows reserves this port or another program holds \
+             it for itself (`netsh interface ipv4 show excludedportrange protocol=udp` and \
+             `protocol=tcp` list the reserved ranges); pick another port, or pass --port 0"
+        ),
         io::ErrorKind::PermissionDenied => format!(
-            "permission denied for {addr}: ports below 1024 need root; pick a port above 1023"
+            "permission denied for {addr}: ports below 1024 need root here; pick a port above 1023"
         ),
         _ => format!("cannot bind {addr}: {error}"),
     };
@@ -91,32 +117,31 @@ pub fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
 }
 
 /// [`bind_error`] for a TCP listener, with one more cause of "address in
-/// use" that only TCP has. The side that closes a connection first keeps it
-/// in TIME_WAIT for about a minute, and a listener may reuse that port only
-/// if both it and the closed one set SO_REUSEADDR. The lessons do; the
-/// tutorial examples, like the Python tutorials, do not. So right after a
-/// tutorial server served a client, even a lesson's server cannot take its
-/// port for a minute, though no program holds it.
+/// use" that only TCP has on Linux and macOS. The side that closes a
+/// connection first keeps it in TIME_WAIT for about a minute, and a listener
+/// may reuse that port only if both it and the closed one set SO_REUSEADDR.
+/// The lessons do; the tutorial examples, like the Python tutorials, do not.
+/// So right after a tutorial server served a client, even a lesson's server
+/// cannot take its port for a minute, though no program holds it. (Windows
+/// lets a listener bind over TIME_WAIT without any option, so there the
+/// plain message is the right one.)
 pub fn tcp_bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
-    if error.kind() == io::ErrorKind::AddrInUse && addr.port() != 0 {
+    if error.kind() == io::ErrorKind::AddrInUse && addr.port() != 0 && cfg!(not(windows)) {
+        let lists = if cfg!(target_os = "macos") {
+            "`netstat -an -p tcp`"
+        } else {
+            "`ss -tan`"
+        };
         return format!(
             "address {addr} is already in use: another program (perhaps another copy of this \
              server) has it, or a server that did not set SO_REUSEADDR (a tutorial example) \
              closed connections there less than a minute ago and they linger in TIME_WAIT \
-             (`ss -tan` shows them). Stop that program or wait a minute, or pass --port 0 to \
+             ({lists} shows them). Stop that program or wait a minute, or pass --port 0 to \
              get any free port"
         )
         .into();
     }
     bind_error(addr, error)
-}
-
-/// Give a listening socket a receive timeout, so that `accept` returns
-/// `WouldBlock` every `timeout` when no client comes, and the accept loop can
-/// check for Ctrl+C. (Linux applies `SO_RCVTIMEO` to `accept`; std has no
-/// setter for it on `TcpListener`, so we go through socket2.)
-pub fn set_accept_timeout(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
-    SockRef::from(listener).set_read_timeout(Some(timeout))
 }
 
 /// Bytes from a peer, made safe to print on a terminal: invalid UTF-8

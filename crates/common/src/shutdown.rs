@@ -1,16 +1,27 @@
 //! Graceful shutdown on Ctrl+C (SIGINT) and SIGTERM.
 //!
 //! [`Shutdown::install`] registers a handler (through the `ctrlc` crate, with
-//! its `termination` feature so SIGTERM and SIGHUP count too). The first
-//! signal only sets a flag: the server's loops see it within
-//! [`POLL_INTERVAL`](crate::net::POLL_INTERVAL), finish or close what they
-//! have in hand, log `server closed` and return, and the program exits 0.
-//! A second signal means "now": the process exits at once with code 130.
+//! its `termination` feature so SIGTERM and SIGHUP count too; on Windows it
+//! catches the console's Ctrl+C and Ctrl+Break). The first signal sets a
+//! flag and then wakes the server (see [`Wake`]): its loops see the flag,
+//! finish or close what they have in hand, log `server closed` and return,
+//! and the program exits 0. A second signal means "now": the process exits
+//! at once with code 130.
 //!
 //! Why a flag and not an exit straight from the handler? Because exiting in
 //! the middle of a reply loses it, and a lesson about servers should show the
 //! polite way to stop one.
+//!
+//! Why a wake-up? The handler runs on a thread of its own (ctrlc's), so the
+//! server's thread, blocked in `accept()` or `recv_from()`, hears nothing.
+//! On Linux a socket timeout would end such a wait now and then, but macOS
+//! and Windows do not apply timeouts to `accept()` at all. What does work on
+//! every OS is what ends any wait for a client: a client. So the handler
+//! connects to the server, or sends it an empty datagram, and the blocked
+//! call returns at once. (tiny_http stops its accept thread the same way.)
 
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,6 +43,51 @@ struct Inner {
     // Lets `sleep` wake at once when the flag is set.
     lock: Mutex<()>,
     wake: Condvar,
+    // What to poke when the flag is set: the servers' own sockets.
+    sockets: Mutex<Vec<Wake>>,
+}
+
+/// How to wake a server thread that is blocked on its socket, for
+/// [`Shutdown::wake_on_request`]. The address is the server's own
+/// (`local_addr()`); `0.0.0.0` and `::` are reached through loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Connect to this TCP listener: its blocked `accept()` returns.
+    Connect(SocketAddr),
+    /// Send an empty datagram to this UDP socket: its `recv_from()` returns.
+    Datagram(SocketAddr),
+}
+
+/// How long the wake-up connection may take. On loopback it takes well
+/// under a millisecond; this only bounds a listener whose queue is full.
+const WAKE_TIMEOUT: Duration = Duration::from_millis(200);
+
+impl Wake {
+    /// Poke the socket once. Errors are the caller's to log.
+    fn poke(self) -> io::Result<()> {
+        match self {
+            Wake::Connect(addr) => {
+                // The connection is closed again at once; the server sees
+                // the flag before it reads anything from it.
+                TcpStream::connect_timeout(&reachable(addr), WAKE_TIMEOUT).map(drop)
+            }
+            Wake::Datagram(addr) => {
+                let to = reachable(addr);
+                let any: IpAddr = match to {
+                    SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+                    SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+                };
+                // A throwaway socket on a free port, one empty datagram.
+                UdpSocket::bind((any, 0))?.send_to(&[], to).map(drop)
+            }
+        }
+    }
+}
+
+/// `addr` as a destination: `0.0.0.0` and `::` (every interface) are
+/// reached at loopback, which they include.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    crate::net::destination(addr)
 }
 
 impl Shutdown {
@@ -56,15 +112,45 @@ impl Shutdown {
         Ok(shutdown)
     }
 
-    /// Ask everything that holds this handle to stop.
+    /// Ask everything that holds this handle to stop, and wake the sockets
+    /// registered with [`wake_on_request`](Shutdown::wake_on_request).
     pub fn request(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
-        let _guard = self
+        {
+            let _guard = self
+                .inner
+                .lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.inner.wake.notify_all();
+        }
+        let sockets = self
             .inner
-            .lock
+            .sockets
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.inner.wake.notify_all();
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for socket in sockets {
+            if let Err(e) = socket.poke() {
+                warn!("could not wake the server ({socket:?}): {e}; it stops at its next client");
+            }
+        }
+    }
+
+    /// On a stop request, wake a thread that is blocked on this socket (see
+    /// the module's introduction for why). The server's loop must check
+    /// [`requested`](Shutdown::requested) right after the blocking call
+    /// returns, so that it takes the wake-up for what it is. A request that
+    /// came already wakes the socket at once.
+    pub fn wake_on_request(&self, socket: Wake) {
+        self.inner
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(socket);
+        if self.requested() {
+            let _ = socket.poke();
+        }
     }
 
     /// Has a stop been asked for?
@@ -115,6 +201,24 @@ mod tests {
         t.join().unwrap();
         assert!(start.elapsed() < Duration::from_secs(2));
         assert!(shutdown.requested());
+    }
+
+    #[test]
+    fn a_request_wakes_a_blocked_accept_and_recv_from() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = UdpSocket::bind("[::1]:0").unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let shutdown = Shutdown::default();
+        shutdown.wake_on_request(Wake::Connect(listener.local_addr().unwrap()));
+        shutdown.wake_on_request(Wake::Datagram(udp.local_addr().unwrap()));
+        let other = shutdown.clone();
+        let t = std::thread::spawn(move || other.request());
+        let start = Instant::now();
+        listener.accept().unwrap();
+        let (len, _) = udp.recv_from(&mut [0u8; 8]).unwrap();
+        assert_eq!(len, 0);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
     }
 
     #[test]

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use common::options::tcp::{Framing, TcpServerOptions, IDLE_REASON, SHUTDOWN_REASON};
 use common::reply::INVALID_ENCODING;
+use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -69,9 +70,16 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
+    // IPV6_V6ONLY off: `--host ::` takes IPv4 clients too, on every OS (they
+    // show up as ::ffff:127.0.0.1); the OSes' defaults differ. --ipv6-only: on.
+    if options.addr.is_ipv6() {
+        socket.set_only_v6(options.ipv6_only)?;
+    }
     // SO_REUSEADDR: the old server's connections linger in TIME_WAIT for a
     // minute, and without this a restart's bind() fails with "address in
-    // use" until then. (Two servers on one port still fail.)
+    // use" until then. Not on Windows: there it would let a second server
+    // take a port in use, and a restart needs no option at all.
+    #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
     // bind(): take the address and port, so clients know where to connect.
     socket
@@ -82,12 +90,14 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
     socket.listen(options.backlog)?;
     let listener = TcpListener::from(socket);
 
-    // accept() would block for ever, and Ctrl+C does not interrupt it, so it
-    // gives up every POLL_INTERVAL and the loop checks for a shutdown.
-    net::set_accept_timeout(&listener, net::POLL_INTERVAL)?;
-
     // With port 0 the kernel chose the port: print the real one.
-    common::outln!("listening on {}", listener.local_addr()?)?;
+    let addr = listener.local_addr()?;
+    common::outln!("listening on {addr}")?;
+
+    // accept() waits for ever, and Ctrl+C does not interrupt it (the handler
+    // runs on a thread of its own). So on Ctrl+C the handler connects to us:
+    // accept() returns, and the loop sees the stop flag.
+    shutdown.wake_on_request(Wake::Connect(addr));
 
     accept_loop(&listener, options, &shutdown);
 
@@ -106,9 +116,12 @@ fn accept_loop(listener: &TcpListener, options: &TcpServerOptions, shutdown: &Sh
         }
         // accept(): the next connection from the queue, as a new socket of
         // its own (the listener goes on listening), and the client's address.
-        let (stream, peer) = match listener.accept() {
+        let accepted = listener.accept();
+        if shutdown.requested() {
+            break; // this connection is most likely the Ctrl+C handler's
+        }
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
-            Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
                 back_off_after_accept_error(&e, shutdown);
                 continue;

@@ -3,8 +3,8 @@
 //! It binds every interface (`0.0.0.0`) on a port that other listeners may
 //! share, and answers each `DISCOVER` datagram with `HERE <name>`.
 //!
-//! * `SO_REUSEADDR` lets several listeners bind the same port on one
-//!   machine. Each of them gets its own copy of every broadcast; a unicast
+//! * `SO_REUSEADDR` (and `SO_REUSEPORT` on macOS and the BSDs) lets several
+//!   listeners bind the same port on one machine. Each of them gets its own copy of every broadcast; a unicast
 //!   datagram to that port reaches just one of them.
 //! * `SO_BROADCAST` is needed only to *send* to a broadcast address; the
 //!   tutorial sets it on its server anyway, and so do we.
@@ -23,7 +23,7 @@
 //! SO_REUSEADDR gets each broadcast to it, and nothing from the network (see
 //! docs/udp-broadcast.md).
 //!
-//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR, bind, close) →
+//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind, close) →
 //! `answer_loop` (recv_from) → `answer` (`may_answer` checks the sender,
 //! `is_request` the text; send_to).
 
@@ -31,6 +31,7 @@ use std::error::Error;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
+use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -55,29 +56,33 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     // because a responder that one day answers with a broadcast needs it.
     socket.set_broadcast(true)?;
     // SO_REUSEADDR: let other sockets that set it too bind this same port,
-    // so several listeners can run on one machine. To join a port that
-    // others hold, it must be set before bind().
-    //
-    // With --port 0 we set it just *after* bind(). Linux treats a port held
-    // only by SO_REUSEADDR sockets as free for sharing, so a port-0 bind
-    // with the option already on may be handed a port that some unrelated
-    // listener is using. Bound first, we get a port nobody has; set right
-    // after, the listeners that follow can still share it.
-    let share_port_now = options.port != 0;
-    if share_port_now {
-        socket.set_reuse_address(true)?;
-    }
+    // so several listeners can run on one machine. SO_REUSEPORT too where
+    // it exists: macOS and the BSDs share a UDP port only with it (Linux
+    // takes either; Windows has SO_REUSEADDR only). Both must be set before
+    // bind(), which is when the kernel checks them.
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuse_port(true)?;
+    // --port 0 with those options on could be handed a port that another,
+    // unrelated program shares out the same way. So first ask the kernel for
+    // a port that nobody holds, then bind that one.
+    let addr = match options.port {
+        0 => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port_nobody_holds()?)),
+        _ => addr,
+    };
     // bind(): 0.0.0.0:PORT.
     socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
-    if !share_port_now {
-        socket.set_reuse_address(true)?;
-    }
     let socket = UdpSocket::from(socket);
 
-    // Wake every POLL_INTERVAL to check for Ctrl+C (see common::net).
+    // Wake every POLL_INTERVAL to check for Ctrl+C; and at once on Ctrl+C,
+    // when the handler sends us an empty datagram. (With other listeners on
+    // the port, the kernel may hand that datagram to one of them instead,
+    // which logs that it ignored 0 bytes: then the timeout is what wakes us.)
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
+    let local = socket.local_addr()?;
+    shutdown.wake_on_request(Wake::Datagram(local));
 
-    common::outln!("listening on {}", socket.local_addr()?)?;
+    common::outln!("listening on {local}")?;
     if options.lan {
         info!(
             "answering discovery requests as {:?} from anyone (--lan)",
@@ -105,7 +110,11 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
     while !shutdown.requested() {
         // recv_from(): a broadcast and a unicast datagram look the same here;
         // `peer` is whoever sent it, and the reply goes straight back there.
-        let (len, peer) = match socket.recv_from(&mut buf) {
+        let received = socket.recv_from(&mut buf);
+        if shutdown.requested() {
+            break; // most likely the Ctrl+C handler's empty datagram
+        }
+        let (len, peer) = match received {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
@@ -115,6 +124,16 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
         };
         answer(socket, &buf[..len], peer, options);
     }
+}
+
+/// A UDP port that no socket holds right now: bind port 0 without any
+/// sharing option (such a socket is never handed a shared port), read the
+/// port, close. Another program could take it before we bind it again, but
+/// it would have to be quick.
+fn port_nobody_holds() -> io::Result<u16> {
+    Ok(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// Answer one datagram if it is a discovery request from a sender we serve;

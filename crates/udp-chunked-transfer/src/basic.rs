@@ -98,7 +98,7 @@ pub fn send_basic(
 /// The tutorial's receiver, plus what it lacks: a silence timeout, the
 /// missing chunks named, and no partial file left behind.
 pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
-    let socket = listen_udp(options.addr)?;
+    let socket = listen_udp(options, shutdown)?;
     let chunk = options.chunk_size;
     let most_chunks =
         options.max_size / chunk as u64 + u64::from(options.max_size % chunk as u64 != 0);

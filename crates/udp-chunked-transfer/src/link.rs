@@ -80,6 +80,23 @@ impl Link<'_> {
         }
     }
 
+    /// What a failed recv_from() means. On Windows, after a datagram of ours
+    /// met a closed port (ICMP "port unreachable"), the next recv_from()
+    /// fails with a connection reset: nothing is listening at the peer's
+    /// address. Linux and macOS say nothing; there the peer times out.
+    /// Retrying would only hear the same answer, so the transfer ends.
+    pub fn receive_error(&self, e: io::Error) -> Stop {
+        if net::is_port_unreachable(&e) {
+            Stop::There(format!(
+                "nothing is listening at {} (its machine answered \"port unreachable\"): \
+                 is the other side running, on that address and port?",
+                self.peer
+            ))
+        } else {
+            e.into()
+        }
+    }
+
     /// Wait until `deadline` for a datagram from the peer, into `buf`; its
     /// length, or `None` at the deadline. Datagrams from any other address
     /// are ignored.
@@ -106,7 +123,7 @@ impl Link<'_> {
                     debug!("{from}: not the receiver: ignored");
                 }
                 Err(e) if net::is_timeout(&e) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(self.receive_error(e)),
             }
         }
     }

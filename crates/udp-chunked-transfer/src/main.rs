@@ -59,6 +59,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::ExitCode;
 
+use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -165,18 +166,26 @@ pub fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// socket(), bind(), a read timeout, and the `listening on` line: how every
-/// UDP receiver starts.
-pub fn listen_udp(addr: SocketAddr) -> Result<UdpSocket> {
+/// socket(), bind(), a read timeout, the `listening on` line and the
+/// Ctrl+C wake-up: how every UDP receiver starts.
+pub fn listen_udp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result<UdpSocket> {
+    let addr = options.addr;
     let socket = udp_socket(addr)?;
+    // IPV6_V6ONLY off: `--host ::` takes IPv4 senders too, on every OS.
+    if addr.is_ipv6() {
+        socket.set_only_v6(options.ipv6_only)?;
+    }
     // bind(): take the port, so the sender knows where to send.
     socket
         .bind(&addr.into())
         .map_err(|e| net::bind_error(addr, e))?;
     let socket = UdpSocket::from(socket);
-    // recv_from() wakes up every POLL_INTERVAL to notice Ctrl+C.
+    // recv_from() wakes up every POLL_INTERVAL to check the sender's silence.
     socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
-    common::outln!("listening on {}", socket.local_addr()?)?;
+    let local = socket.local_addr()?;
+    common::outln!("listening on {local}")?;
+    // And at once on Ctrl+C: the handler sends us an empty datagram.
+    shutdown.wake_on_request(Wake::Datagram(local));
     debug!(
         "receive buffer: {} bytes",
         SockRef::from(&socket).recv_buffer_size()?

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use common::cli::{self, Flag, Spec};
-use common::options::HOST;
+use common::options::{HOST, IPV6_ONLY};
 
 use crate::window::MAX_WINDOW;
 use crate::wire::{MAX_BASIC_CHUNK, MAX_RELIABLE_CHUNK};
@@ -131,6 +131,8 @@ pub struct ReceiveOptions {
     pub out: PathBuf,
     /// Where to bind.
     pub addr: SocketAddr,
+    /// IPV6_V6ONLY for an IPv6 `addr`: `--ipv6-only`.
+    pub ipv6_only: bool,
     pub protocol: Protocol,
     /// `basic`: the chunk size the sender uses (the format does not say).
     pub chunk_size: usize,
@@ -237,6 +239,7 @@ static RECEIVE: Spec = Spec {
             "where to write the file (required); nothing appears there unless it is complete",
         ),
         HOST,
+        IPV6_ONLY,
         Flag::with_default(
             "port",
             "PORT",
@@ -310,9 +313,11 @@ pub fn parse() -> Command {
             cli::usage_error("missing --out FILE: where should the received file go?")
         };
         let max_size: ByteSize = m.get("max-size");
+        let addr = m.socket_addr();
         Command::Receive(ReceiveOptions {
             out,
-            addr: m.socket_addr(),
+            addr,
+            ipv6_only: m.ipv6_only(addr),
             protocol,
             chunk_size: m.get_in("chunk-size", 1..=max_chunk),
             max_size: max_size.0,

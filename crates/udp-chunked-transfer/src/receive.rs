@@ -36,7 +36,7 @@ const LINGER: Duration = Duration::from_millis(400);
 /// The reliable receiver: wait for a HELLO, take the chunks, check the
 /// CRC-32, rename the file into place, answer late FINs for a moment.
 pub fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
-    let socket = listen_udp(options.addr)?;
+    let socket = listen_udp(options, shutdown)?;
     let rcvbuf = SockRef::from(&socket).recv_buffer_size()?;
     let mut buf = vec![0u8; net::RECV_BUFFER];
 

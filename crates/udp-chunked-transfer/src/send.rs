@@ -239,7 +239,7 @@ fn send_window(
                     take_ack(link, len, from, &mut win, rtt)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(link.receive_error(e)),
             }
         }
         progress.update(win.acked_bytes());
@@ -261,7 +261,7 @@ fn send_window(
         match received {
             Ok((len, from)) => take_ack(link, len, from, &mut win, rtt)?,
             Err(e) if net::is_timeout(&e) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(link.receive_error(e)),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -182,26 +183,34 @@ pub fn receive_tcp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     let addr = options.addr;
     // socket(), bind(), listen()
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // IPV6_V6ONLY off: `--host ::` takes IPv4 senders too, on every OS.
+    if addr.is_ipv6() {
+        socket.set_only_v6(options.ipv6_only)?;
+    }
     // Lets a new receiver take the port while old connections wind down.
+    // Not on Windows, where it would let two receivers share the port.
+    #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
     socket
         .bind(&addr.into())
         .map_err(|e| net::tcp_bind_error(addr, e))?;
     socket.listen(1)?;
     let listener = TcpListener::from(socket);
-    net::set_accept_timeout(&listener, net::POLL_INTERVAL)?;
-    common::outln!("listening on {}", listener.local_addr()?)?;
+    let local = listener.local_addr()?;
+    common::outln!("listening on {local}")?;
+    // accept() waits for ever; on Ctrl+C the handler connects to wake it.
+    shutdown.wake_on_request(Wake::Connect(local));
 
     loop {
+        // accept()
+        let accepted = listener.accept();
         if shutdown.requested() {
-            // close(): nothing in progress.
+            // close(): nothing in progress (this is the handler's connection).
             drop(listener);
             return Ok(());
         }
-        // accept()
-        let (stream, peer) = match listener.accept() {
+        let (stream, peer) = match accepted {
             Ok(connection) => connection,
-            Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
                 warn!("accept failed: {e}");
                 continue;

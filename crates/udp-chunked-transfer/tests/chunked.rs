@@ -313,6 +313,36 @@ fn ipv6_loopback() {
     assert_eq!(fs::read(&out).unwrap(), data);
 }
 
+/// A receiver on `::` takes an IPv4 sender too, on every protocol: it is
+/// dual-stack unless `--ipv6-only`.
+#[test]
+fn dual_stack_receiver_takes_ipv4_senders() {
+    let dir = scratch("dual");
+    let src = dir.join("src.bin");
+    let data = make_file(&src, 20_000, 7);
+    for protocol in ["reliable", "basic", "tcp"] {
+        let out = dir.join(format!("{protocol}.bin"));
+        let mut rx = receiver(&out, &["--host", "::", "--protocol", protocol]);
+        let port = port(&rx);
+        let sent = send(
+            &[
+                src.to_str().unwrap(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--protocol",
+                protocol,
+            ],
+            "info",
+        );
+        sent.ok();
+        assert_eq!(rx.wait_exit(WAIT).code(), Some(0), "{}", rx.stderr());
+        assert_eq!(fs::read(&out).unwrap(), data, "{protocol}");
+        assert!(rx.stderr().contains("::ffff:127.0.0.1"), "{}", rx.stderr());
+    }
+}
+
 /// A receiver with --max-size refuses a bigger file, says why to the
 /// sender, and goes on waiting; Ctrl+C then stops it cleanly.
 #[test]

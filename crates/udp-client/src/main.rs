@@ -149,6 +149,17 @@ fn request(
                 }
                 Ok((_, from)) => warn!("ignoring a datagram from {from}: it is not the server"),
                 Err(e) if net::is_timeout(&e) => break,
+                // Windows only: the server's machine said no program has
+                // that port (ICMP "port unreachable"). Linux and macOS tell
+                // an unconnected socket nothing, so there we time out.
+                Err(e) if net::is_port_unreachable(&e) => {
+                    return Err(format!(
+                        "nothing is listening at {}: its machine answered that no program \
+                         has that UDP port. Start the server first, or check --host and --port",
+                        options.server
+                    )
+                    .into())
+                }
                 Err(e) => return Err(e.into()),
             }
         }

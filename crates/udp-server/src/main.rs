@@ -38,6 +38,7 @@ use std::process::ExitCode;
 
 use common::options::udp::UdpServerOptions;
 use common::reply::INVALID_ENCODING;
+use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -59,6 +60,11 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
         Type::DGRAM,
         Some(Protocol::UDP),
     )?;
+    // IPV6_V6ONLY off: `--host ::` takes IPv4 clients too, on every OS (they
+    // show up as ::ffff:127.0.0.1); the OSes' defaults differ. --ipv6-only: on.
+    if options.addr.is_ipv6() {
+        socket.set_only_v6(options.ipv6_only)?;
+    }
     // bind(): take the address and port, so clients know where to send.
     socket
         .bind(&options.addr.into())
@@ -66,12 +72,14 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
     // std's UdpSocket has everything else the lesson needs.
     let socket = UdpSocket::from(socket);
 
-    // recv_from() would block for ever, and Ctrl+C does not interrupt it, so
-    // it gives up every POLL_INTERVAL and the loop checks for a shutdown.
-    socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
-
     // With port 0 the kernel chose the port: print the real one.
-    common::outln!("listening on {}", socket.local_addr()?)?;
+    let addr = socket.local_addr()?;
+    common::outln!("listening on {addr}")?;
+
+    // recv_from() waits for ever, and Ctrl+C does not interrupt it (the
+    // handler runs on a thread of its own). So on Ctrl+C the handler sends us
+    // an empty datagram: recv_from() returns, and the loop sees the stop flag.
+    shutdown.wake_on_request(Wake::Datagram(addr));
 
     receive_loop(&socket, options, &shutdown);
 
@@ -94,9 +102,18 @@ fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &Shutd
         }
         // recv_from(): one whole datagram (UDP keeps message boundaries) and
         // the address it came from, which is where the reply must go.
-        let (len, peer) = match socket.recv_from(&mut buf) {
+        let received = socket.recv_from(&mut buf);
+        if shutdown.requested() {
+            break; // this datagram is most likely the Ctrl+C handler's
+        }
+        let (len, peer) = match received {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            // Windows only: a reply of ours met a closed port (ICMP "port
+            // unreachable"), and it says so here. That client left; go on.
+            Err(e) if net::is_port_unreachable(&e) => {
+                info!("a client had gone before our reply came (port unreachable)");
+                continue;
+            }
             Err(e) => {
                 // One bad datagram must not stop the server: log, go on.
                 warn!("recv_from failed: {e}");

@@ -113,7 +113,7 @@ static TCP: Spec = Spec {
 
 static CTRLC: Spec = Spec {
     name: "ctrlc",
-    about: "start a server, wait for `listening on`, send SIGINT, time the exit; repeat",
+    about: "start a server, wait for `listening on`, send SIGINT, time `server closed`; repeat",
     positionals: &[],
     flags: &[
         Flag::optional("bin", "PATH", "the server binary"),
@@ -130,10 +130,24 @@ static CTRLC: Spec = Spec {
             "expect-log",
             "TEXT",
             "server closed",
-            "the server must log this on the way out ('' to skip)",
+            "the server must log this on the way out; timed to it ('' times the exit)",
+        ),
+        Flag::optional(
+            "load",
+            "COMMAND",
+            "run COMMAND ({addr}, {host}, {port}: the server's) against the server during each try",
+        ),
+        Flag::with_default(
+            "load-seen",
+            "TEXT",
+            "from ",
+            "with --load: signal only once the server's log shows TEXT",
         ),
     ],
-    examples: &["loadgen ctrlc --bin target/release/udp-server --args '--port 0' --tries 20"],
+    examples: &[
+        "loadgen ctrlc --bin target/release/udp-server --args '--port 0' --tries 20",
+        "loadgen ctrlc --bin target/release/udp-server --load 'target/release/loadgen udp --addr {addr} --clients 2 --check any'",
+    ],
 };
 
 fn main() -> ExitCode {
@@ -172,6 +186,8 @@ fn main() -> ExitCode {
                 pause_max: m.millis("pause-max-ms", 10_000),
                 log_level: m.get("log"),
                 expect_log: m.get("expect-log"),
+                load: m.opt("load"),
+                load_seen: m.get("load-seen"),
             };
             let report = loadgen::ctrlc::run(&plan);
             println!("{report}");

@@ -1,14 +1,16 @@
-//! Ctrl+C latency: start a server, wait for its `listening on` line, send
-//! SIGINT, and time until the process has exited (waitpid returned).
+//! Ctrl+C latency: start a server, wait for its `listening on` line,
+//! optionally put it under load, send SIGINT, and time until it logs
+//! `server closed` (and check that it then exits 0).
 //!
-//! The servers notice a shutdown only when a blocked call gives up, every
-//! `POLL_INTERVAL` (100 ms), so the latency depends on where in that interval
-//! the signal lands. The tries wait a different time before the signal,
-//! spread evenly over `pause_max`, so they sample the whole interval.
+//! An idle server is woken by its Ctrl+C handler at once; a busy one sees
+//! the flag between two requests; a connection that sits quiet is checked
+//! every `POLL_INTERVAL` (100 ms). The tries wait a different time before
+//! the signal, spread evenly over `pause_max`, so that any such interval is
+//! sampled all over.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,8 +34,16 @@ pub struct CtrlcRun {
     pub pause_max: Duration,
     /// The server's `RUST_LOG`.
     pub log_level: String,
-    /// A line the server must log on the way out (empty: no check).
+    /// The line the server logs on the way out; the time is measured to it
+    /// (empty: to the exit instead).
     pub expect_log: String,
+    /// A load to run against the server during the try: a command, split
+    /// at spaces, in which `{addr}` is replaced by the server's address
+    /// (`{host}` and `{port}` by its parts).
+    pub load: Option<String>,
+    /// Under load: the signal waits until the server's log shows this, the
+    /// proof that the load reached it.
+    pub load_seen: String,
 }
 
 /// Median, maximum and failures over all tries.
@@ -43,7 +53,7 @@ pub struct CtrlcReport {
     /// Tries that did not exit 0, did not log `expect_log`, or took longer
     /// than [`PATIENCE`].
     pub failures: usize,
-    /// Milliseconds from SIGINT to exit, sorted.
+    /// Milliseconds from SIGINT to `expect_log` (or to the exit), sorted.
     pub times_ms: Vec<f64>,
 }
 
@@ -100,8 +110,8 @@ pub fn run(plan: &CtrlcRun) -> CtrlcReport {
     }
 }
 
-/// One start, pause, SIGINT, exit. `Ok((time, clean))`: `clean` is exit
-/// code 0 and the expected log line.
+/// One start, (load,) pause, SIGINT, `server closed`, exit. `Ok((time,
+/// clean))`: `clean` is exit code 0 and the expected log line.
 fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String> {
     let mut child = Command::new(&plan.bin)
         .args(&plan.args)
@@ -114,7 +124,8 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
     let pid = child.id();
 
     // Drain both pipes in the background, so the server never blocks on a
-    // full pipe; pass the first stdout line on.
+    // full pipe. stdout: the first line is passed on. stderr: every line,
+    // with the moment it was read, and the whole text at the end.
     let (line_tx, line_rx) = mpsc::channel();
     let stdout = child.stdout.take();
     let out_reader = thread::spawn(move || {
@@ -124,28 +135,50 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
             let _ = line_tx.send(line);
         }
     });
+    let (log_tx, log_rx) = mpsc::channel::<(Instant, String)>();
     let stderr = child.stderr.take();
     let err_reader = thread::spawn(move || {
         let mut text = String::new();
-        if let Some(mut err) = stderr {
-            let _ = err.read_to_string(&mut text);
+        let Some(err) = stderr else { return text };
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            let _ = log_tx.send((Instant::now(), line.clone()));
+            text.push_str(&line);
+            text.push('\n');
         }
         text
     });
 
-    let started = match line_rx.recv_timeout(PATIENCE) {
-        Ok(line) if line.starts_with("listening on ") => Ok(()),
-        Ok(line) => Err(format!("unexpected first line {line:?}")),
-        Err(_) => Err("no `listening on` line".to_string()),
-    };
-    let outcome = started.and_then(|()| {
+    let mut load = None;
+    let outcome = (|| {
+        let addr = match line_rx.recv_timeout(PATIENCE) {
+            Ok(line) => line
+                .strip_prefix("listening on ")
+                .map(str::to_string)
+                .ok_or_else(|| format!("unexpected first line {line:?}"))?,
+            Err(_) => return Err("no `listening on` line".to_string()),
+        };
+        if let Some(command) = &plan.load {
+            load = Some(start_load(command, &addr)?);
+            wait_for_line(&log_rx, &plan.load_seen).ok_or_else(|| {
+                format!("the load never showed in the log ({:?})", plan.load_seen)
+            })?;
+        }
         thread::sleep(pause);
         let sent = Instant::now();
         send_signal(pid, crate::SIGINT).map_err(|e| format!("kill: {e}"))?;
-        // waitpid(WNOHANG) every POLL: adds at most that much to the time.
+        let closed = if plan.expect_log.is_empty() {
+            None
+        } else {
+            wait_for_line(&log_rx, &plan.expect_log)
+        };
+        // waitpid(WNOHANG) every POLL.
         loop {
             match child.try_wait() {
-                Ok(Some(status)) => return Ok((sent.elapsed(), status.success())),
+                Ok(Some(status)) => {
+                    let until = closed.unwrap_or_else(Instant::now);
+                    return Ok((until.saturating_duration_since(sent), status.success()));
+                }
                 Ok(None) if sent.elapsed() > PATIENCE => {
                     return Err(format!("still running {PATIENCE:?} after SIGINT"))
                 }
@@ -153,13 +186,17 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
                 Err(e) => return Err(format!("waitpid: {e}")),
             }
         }
-    });
+    })();
     if outcome.is_err() {
         // Leave no process behind. `Child::kill` does nothing to a child
         // that was already reaped, so it cannot hit a recycled pid.
         let _ = child.kill();
     }
     let _ = child.wait();
+    if let Some(mut load) = load {
+        let _ = load.kill();
+        let _ = load.wait();
+    }
     let _ = out_reader.join();
     let log = err_reader.join().unwrap_or_default();
     let (elapsed, exited_ok) = outcome?;
@@ -173,6 +210,48 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
         );
     }
     Ok((elapsed, exited_ok && logged))
+}
+
+/// Start the load command, `{addr}` replaced by the server's address
+/// (`{host}` and `{port}` by its parts). Its
+/// output is not wanted; it stops by itself (its own count and time
+/// limits) or is killed after the try.
+fn start_load(command: &str, addr: &str) -> Result<Child, String> {
+    // A server on 0.0.0.0 or :: is reached at loopback.
+    let to = match addr.parse() {
+        Ok(bound) => common::net::destination(bound),
+        Err(_) => return Err(format!("`listening on {addr}`: not an address")),
+    };
+    let words: Vec<String> = command
+        .split_whitespace()
+        .map(|w| {
+            w.replace("{addr}", &to.to_string())
+                .replace("{host}", &to.ip().to_string())
+                .replace("{port}", &to.port().to_string())
+        })
+        .collect();
+    let (program, args) = words.split_first().ok_or("an empty --load")?;
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the load {program}: {e}"))
+}
+
+/// The moment the server logged a line containing `text`, or `None` after
+/// [`PATIENCE`].
+fn wait_for_line(log: &mpsc::Receiver<(Instant, String)>, text: &str) -> Option<Instant> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match log.recv_timeout(left) {
+            Ok((at, line)) if line.contains(text) => return Some(at),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> String {

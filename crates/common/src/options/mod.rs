@@ -19,5 +19,12 @@ pub const HOST: Flag = Flag::with_default(
     "host",
     "HOST",
     DEFAULT_HOST,
-    "IP address or name (127.0.0.1, ::1, localhost, 0.0.0.0 for every interface)",
+    "IP address or name (127.0.0.1, ::1, localhost; 0.0.0.0 or :: for every interface)",
+);
+
+/// `--ipv6-only`, shared by every server. A server on `::` takes IPv4
+/// clients too unless this is given (see [`crate::cli::Matches::ipv6_only`]).
+pub const IPV6_ONLY: Flag = Flag::switch(
+    "ipv6-only",
+    "with an IPv6 --host such as ::, refuse IPv4 clients (by default they come in as ::ffff:a.b.c.d)",
 );

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::HOST;
+use super::{HOST, IPV6_ONLY};
 use crate::cli::{Flag, Spec};
 use crate::reply::Reply;
 
@@ -148,7 +148,9 @@ static SERVER: Spec = Spec {
     name: "tcp-server",
     about: "a sequential TCP server: accept one client, answer it until it leaves, repeat",
     positionals: &[],
-    flags: &[HOST, PORT, REPLY, FRAMING, BUFFER, BACKLOG, IDLE, DELAY],
+    flags: &[
+        HOST, IPV6_ONLY, PORT, REPLY, FRAMING, BUFFER, BACKLOG, IDLE, DELAY,
+    ],
     examples: &[
         "tcp-server",
         "tcp-server --port 0 --reply echo --framing line",
@@ -162,6 +164,7 @@ static THREADED: Spec = Spec {
     positionals: &[],
     flags: &[
         HOST,
+        IPV6_ONLY,
         PORT,
         REPLY,
         FRAMING,
@@ -182,6 +185,8 @@ static THREADED: Spec = Spec {
 pub struct TcpServerOptions {
     /// Where to bind.
     pub addr: SocketAddr,
+    /// IPV6_V6ONLY for an IPv6 `addr`: `--ipv6-only`.
+    pub ipv6_only: bool,
     /// What to answer.
     pub reply: Reply,
     /// Where one message ends.
@@ -213,9 +218,11 @@ impl TcpServerOptions {
 
     fn from_spec(spec: &'static Spec) -> TcpServerOptions {
         let m = spec.parse();
+        let addr = m.socket_addr();
         let threaded = spec.flags.iter().any(|f| f.name == MAX_CONNECTIONS.name);
         TcpServerOptions {
-            addr: m.socket_addr(),
+            addr,
+            ipv6_only: m.ipv6_only(addr),
             reply: m.get("reply"),
             framing: m.get("framing"),
             buffer_size: m.get_in("buffer-size", 1..=MAX_BUFFER),

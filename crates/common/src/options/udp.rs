@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::HOST;
+use super::{HOST, IPV6_ONLY};
 use crate::cli::{Flag, Spec};
 use crate::net::MAX_UDP_PAYLOAD;
 use crate::reply::Reply;
@@ -38,7 +38,7 @@ static SERVER: Spec = Spec {
     name: "udp-server",
     about: "a sequential UDP server: receive one datagram, reply to its sender, repeat",
     positionals: &[],
-    flags: &[HOST, PORT, REPLY, BUFFER, DELAY],
+    flags: &[HOST, IPV6_ONLY, PORT, REPLY, BUFFER, DELAY],
     examples: &[
         "udp-server",
         "udp-server --port 0 --reply echo",
@@ -50,7 +50,7 @@ static THREADED: Spec = Spec {
     name: "udp-threaded-server",
     about: "a UDP server that handles each datagram on a thread of its own",
     positionals: &[],
-    flags: &[HOST, PORT, REPLY, BUFFER, DELAY, MAX_THREADS],
+    flags: &[HOST, IPV6_ONLY, PORT, REPLY, BUFFER, DELAY, MAX_THREADS],
     examples: &[
         "udp-threaded-server --delay-ms 1000",
         "udp-threaded-server --port 0 --max-threads 8",
@@ -62,6 +62,8 @@ static THREADED: Spec = Spec {
 pub struct UdpServerOptions {
     /// Where to bind.
     pub addr: SocketAddr,
+    /// IPV6_V6ONLY for an IPv6 `addr`: `--ipv6-only`.
+    pub ipv6_only: bool,
     /// What to answer.
     pub reply: Reply,
     /// The largest message the server accepts, like `recvfrom(1024)` in the
@@ -86,9 +88,11 @@ impl UdpServerOptions {
 
     fn from_spec(spec: &'static Spec) -> UdpServerOptions {
         let m = spec.parse();
+        let addr = m.socket_addr();
         let threaded = spec.flags.iter().any(|f| f.name == MAX_THREADS.name);
         UdpServerOptions {
-            addr: m.socket_addr(),
+            addr,
+            ipv6_only: m.ipv6_only(addr),
             reply: m.get("reply"),
             buffer_size: m.get_in("buffer-size", 1..=MAX_UDP_PAYLOAD),
             delay: m.millis("delay-ms", 3_600_000),

@@ -388,6 +388,16 @@ pub fn udp_text(server: SocketAddr, message: &str) -> String {
     String::from_utf8(udp_request(server, message.as_bytes())).unwrap()
 }
 
+/// `127.0.0.1:port`.
+pub fn v4_loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))
+}
+
+/// `[::1]:port`.
+pub fn v6_loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
+}
+
 /// The path of a lesson crate's example program (`crates/X/examples/NAME.rs`),
 /// the tutorial's own program in Rust.
 ///

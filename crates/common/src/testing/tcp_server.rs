@@ -380,7 +380,8 @@ pub fn trickle_is_idle(bin: &str) {
     assert_eq!(line_request(server.addr(), "next"), "Message received\n");
 }
 
-/// The same server over IPv6 loopback.
+/// The same server over IPv6 loopback. On `::` it takes IPv4 clients too,
+/// logged as `::ffff:127.0.0.1`; with `--ipv6-only` it does not.
 pub fn ipv6(bin: &str) {
     let server = Lesson::start(bin, &["--host", "::1", "--port", "0", "--reply", "ack"]);
     assert!(server.addr().is_ipv6());
@@ -388,6 +389,27 @@ pub fn ipv6(bin: &str) {
         seed_client(server.addr(), "six"),
         "Server acknowledges: six"
     );
+
+    let both = Lesson::start(bin, &["--host", "::", "--port", "0", "--reply", "ack"]);
+    let port = both.addr().port();
+    assert_eq!(
+        seed_client(super::v4_loopback(port), "four"),
+        "Server acknowledges: four"
+    );
+    both.expect_stderr("[::ffff:127.0.0.1]:");
+    assert_eq!(
+        seed_client(super::v6_loopback(port), "six"),
+        "Server acknowledges: six"
+    );
+
+    let only = Lesson::start(bin, &["--host", "::", "--ipv6-only", "--port", "0"]);
+    let port = only.addr().port();
+    assert_eq!(
+        seed_client(super::v6_loopback(port), "six"),
+        "Message received"
+    );
+    let refused = TcpStream::connect_timeout(&super::v4_loopback(port), WAIT).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
 /// SIGINT while one request is being worked on and other clients are
@@ -432,6 +454,7 @@ pub fn bad_flags(bin: &str) {
         (&["--host", "bad host name"], "bad host name"),
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
+        (&["--ipv6-only"], "--ipv6-only needs an IPv6 --host"),
     ];
     expect_usage_errors(bin, cases);
     expect_help(

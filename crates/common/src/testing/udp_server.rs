@@ -8,7 +8,7 @@ use std::time::Duration;
 pub use super::terminate_idle;
 use super::{
     expect_help, expect_usage_errors, run, udp_request, udp_socket_for, udp_text,
-    udp_text_with_retries, Lesson, WAIT,
+    udp_text_with_retries, v4_loopback, v6_loopback, Lesson, WAIT,
 };
 
 /// Exit within this long of SIGINT or SIGTERM.
@@ -110,11 +110,42 @@ pub fn flood_then_answer(bin: &str) {
     assert!(!server.stderr().contains("panicked"));
 }
 
-/// The same server over IPv6 loopback.
+/// The same server over IPv6 loopback. On `::` it takes IPv4 clients too,
+/// logged as `::ffff:127.0.0.1`; with `--ipv6-only` it does not.
 pub fn ipv6(bin: &str) {
     let server = Lesson::start(bin, &["--host", "::1", "--port", "0", "--reply", "ack"]);
     assert!(server.addr().is_ipv6());
     assert_eq!(udp_text(server.addr(), "six"), "Server acknowledges: six");
+
+    let both = Lesson::start(bin, &["--host", "::", "--port", "0", "--reply", "ack"]);
+    let port = both.addr().port();
+    assert_eq!(
+        udp_text(v4_loopback(port), "four"),
+        "Server acknowledges: four"
+    );
+    both.expect_stderr("from [::ffff:127.0.0.1]:");
+    assert_eq!(
+        udp_text(v6_loopback(port), "six"),
+        "Server acknowledges: six"
+    );
+
+    let only = Lesson::start(bin, &["--host", "::", "--ipv6-only", "--port", "0"]);
+    let port = only.addr().port();
+    assert_eq!(udp_text(v6_loopback(port), "six"), "Message received");
+    // Nobody has the IPv4 port. A connected UDP socket hears the ICMP "port
+    // unreachable" that a datagram there brings back, as an error.
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe.set_read_timeout(Some(WAIT)).unwrap();
+    probe.connect(v4_loopback(port)).unwrap();
+    probe.send(b"four").unwrap();
+    let refused = probe.recv(&mut [0u8; 64]).unwrap_err();
+    assert!(
+        matches!(
+            refused.kind(),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+        ),
+        "{refused:?}"
+    );
 }
 
 /// SIGINT while a request is being worked on: the reply still goes out, the
@@ -149,6 +180,7 @@ pub fn bad_flags(bin: &str) {
         (&["--host", "bad host name"], "bad host name"),
         (&["--bogus"], "--bogus"),
         (&["--port"], "--port needs a value"),
+        (&["--ipv6-only"], "--ipv6-only needs an IPv6 --host"),
     ];
     expect_usage_errors(bin, cases);
     expect_help(
