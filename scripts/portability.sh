@@ -27,7 +27,7 @@ TIMES=()
 part() {
   local now
   now=$(date +%s)
-  [ -n "${PART:-}" ] && TIMES+=("$(printf '%-40s %4d s' "$PART" $((now - part_started)))")
+  [ -n "${PART:-}" ] && TIMES+=("$(printf '%-50s %4d s' "$PART" $((now - part_started)))")
   PART=$1
   part_started=$now
   printf '\n--- %s\n' "$1"
@@ -36,7 +36,7 @@ report_times() {
   part ""
   printf '\nportability step, time per part:\n'
   printf '  %s\n' "${TIMES[@]}"
-  printf '  %-40s %4d s\n' "total" $(($(date +%s) - started))
+  printf '  %-50s %4d s\n' "total" $(($(date +%s) - started))
 }
 
 part "prerequisites"
@@ -93,8 +93,10 @@ fi
 rm -f "$log"
 tests_status=$status
 
-part "scripts/wine-smoke.sh"
+part "Linux build of the clients (for the smoke test)"
 cargo build --workspace --bins -q
+
+part "scripts/wine-smoke.sh"
 smoke_status=0
 scripts/wine-smoke.sh || smoke_status=$?
 

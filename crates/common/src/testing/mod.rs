@@ -429,6 +429,14 @@ pub fn example(package_dir: &str, name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Whether this Windows test runs under Wine rather than on Windows: Wine
+/// hands its Unix environment on to Windows programs, and its launcher sets
+/// `WINELOADER`. For the few checks of things Wine does not do as Windows
+/// does (they say which); never true on Unix.
+pub fn under_wine() -> bool {
+    cfg!(windows) && std::env::var_os("WINELOADER").is_some()
+}
+
 /// `python3`, if this machine has it. A test that needs it returns early
 /// when this is `None`, after printing why, so `cargo test --workspace`
 /// passes with only a Rust toolchain.
