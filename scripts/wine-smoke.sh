@@ -75,7 +75,7 @@ talk() {
   t0=$(now_ms)
   out=$(timeout 10 "$@" 2>"$WORK/client.err"); rc=$?
   if [ "$rc" = 0 ] && [[ $out == *"$expected"* ]]; then
-    row "$name" "$what" ok "\"$expected\" in $(($(now_ms) - t0)) ms"
+    row "$name" "$what" ok "${expected:+\"$expected\", }exit 0 in $(($(now_ms) - t0)) ms"
   else
     row "$name" "$what" FAIL "exit $rc: $(tr '\n' ' ' <<<"$out" | cut -c1-60) $(tr '\n' ' ' <"$WORK/client.err" | cut -c1-100)"
   fi
