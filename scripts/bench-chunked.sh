@@ -16,9 +16,12 @@
 # pinned to two CPUs when taskset is there (BENCH_CHUNKED_PIN=0: not). Files go to /dev/shm when it
 # exists (so the disk does not add noise), else to $TMPDIR; BENCH_DIR
 # overrides. Loopback only; every transfer and wait has a deadline, and
-# every process started here is stopped by its PID.
+# every process started here is stopped by its PID. Runs with bash 3.2 and
+# BSD tools (macOS) too: no taskset there, so not pinned; no /dev/shm, so
+# the files go to $TMPDIR.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/compat.sh
 
 ROUNDS=${BENCH_CHUNKED_ROUNDS:-5}
 SIZE_MIB=${BENCH_CHUNKED_MIB:-64}
@@ -27,7 +30,6 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN=$CARGO_TARGET_DIR/release/udp-chunked-transfer
 
 progress() { printf '%s\n' "$*" >&2; }
-now_ms() { date +%s%3N; }
 
 progress "building (cargo build --release -p udp-chunked-transfer)"
 cargo build --release -p udp-chunked-transfer --quiet >&2 || exit 1
@@ -37,19 +39,19 @@ if [ -n "${BENCH_DIR:-}" ]; then
 elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
   WORK=$(mktemp -d /dev/shm/chunked-bench.XXXXXX) || exit 1
 else
-  WORK=$(mktemp -d -t chunked-bench.XXXXXX) || exit 1
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/chunked-bench.XXXXXX") || exit 1
 fi
 PIDS=()
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-if [ "${BENCH_CHUNKED_PIN:-1}" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+if [ "${BENCH_CHUNKED_PIN:-1}" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(cpu_count)" -ge 2 ]; then
   RX_CPU=(taskset -c 1)
   TX_CPU=(taskset -c 0)
   pinned="receiver on CPU 1, sender on CPU 0"
@@ -73,7 +75,7 @@ one() {
   # longer, so that a busy machine does not end a transfer that would finish.
   local silence=5000
   [ "$proto" = basic ] && silence=300
-  "${RX_CPU[@]}" "$BIN" receive --port 0 --out "$WORK/dst.bin" --protocol "$proto" \
+  ${RX_CPU[@]+"${RX_CPU[@]}"} "$BIN" receive --port 0 --out "$WORK/dst.bin" --protocol "$proto" \
     --chunk-size "$chunk" --timeout-ms "$silence" >"$rx_out" 2>"$rx_log" &
   rx=$!
   PIDS+=("$rx")
@@ -89,8 +91,8 @@ one() {
   fi
   local sim=()
   [ "$loss" = 0 ] || sim=(--simulate-loss "$loss" --seed 7)
-  timeout 60 "${TX_CPU[@]}" "$BIN" send "$WORK/src.bin" --port "$port" --protocol "$proto" \
-    --chunk-size "$chunk" "${sim[@]}" >/dev/null 2>"$WORK/tx.log"
+  with_timeout 60 ${TX_CPU[@]+"${TX_CPU[@]}"} "$BIN" send "$WORK/src.bin" --port "$port" --protocol "$proto" \
+    --chunk-size "$chunk" ${sim[@]+"${sim[@]}"} >/dev/null 2>"$WORK/tx.log"
   status=$?
   [ "$status" = 0 ] || [ "$proto" = basic ] || progress "  $proto: sender exit $status: $(tail -n 1 "$WORK/tx.log")"
   # The receiver's verdict comes before it lingers for late FINs; Ctrl+C
@@ -119,10 +121,14 @@ CONFIGS=(
   "rel1k_loss reliable 1024 0.1"
   "relmax_loss reliable $MAX_CHUNK 0.1"
 )
-declare -A BEST LOSTPCT BROKEN
+# Per configuration: its best rate, the loss seen in that round and how
+# many rounds broke, in variables named FIELD_NAME (bash 3.2 has no
+# associative arrays). get FIELD NAME prints one; put FIELD NAME VALUE sets it.
+get() { local v="${1}_$2"; printf '%s' "${!v}"; }
+put() { printf -v "${1}_$2" '%s' "$3"; }
 for config in "${CONFIGS[@]}"; do
   read -r name _ <<<"$config"
-  BEST[$name]=0 LOSTPCT[$name]="" BROKEN[$name]=0
+  put BEST "$name" 0; put LOSTPCT "$name" ""; put BROKEN "$name" 0
 done
 
 started=$(date +%s)
@@ -133,12 +139,12 @@ for round in $(seq "$ROUNDS"); do
     one "$proto" "$chunk" "$loss"
     progress "  $name: $RATE MB/s$([ "$proto" = basic ] && echo ", $LOST% lost"), identical: $SAME"
     if [ "$proto" != basic ] && [ "$SAME" != yes ]; then
-      BROKEN[$name]=$(( ${BROKEN[$name]} + 1 ))
+      put BROKEN "$name" $(( $(get BROKEN "$name") + 1 ))
       continue
     fi
-    if awk -v a="$RATE" -v b="${BEST[$name]}" 'BEGIN { exit !(a > b) }'; then
-      BEST[$name]=$RATE
-      LOSTPCT[$name]=$LOST
+    if awk -v a="$RATE" -v b="$(get BEST "$name")" 'BEGIN { exit !(a > b) }'; then
+      put BEST "$name" "$RATE"
+      put LOSTPCT "$name" "$LOST"
     fi
   done
 done
@@ -146,9 +152,11 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rate() {
   local note=""
-  [ "${BROKEN[$1]}" = 0 ] || note=" (${BROKEN[$1]} of $ROUNDS runs did not arrive intact)"
-  [ -n "${LOSTPCT[$1]}" ] && [ "${LOSTPCT[$1]}" != 0 ] && note="$note (${LOSTPCT[$1]}% of chunks lost)"
-  printf '%s MB/s%s' "${BEST[$1]}" "$note"
+  local broken lost
+  broken=$(get BROKEN "$1") lost=$(get LOSTPCT "$1")
+  [ "$broken" = 0 ] || note=" ($broken of $ROUNDS runs did not arrive intact)"
+  [ -n "$lost" ] && [ "$lost" != 0 ] && note="$note ($lost% of chunks lost)"
+  printf '%s MB/s%s' "$(get BEST "$1")" "$note"
 }
 
 mib="$SIZE_MIB MiB"
@@ -156,13 +164,13 @@ echo "| measure | value | goal |"
 echo "|---|---|---|"
 echo "| reliable, $mib, chunk 1024, no loss | $(rate rel1k) | — |"
 echo "| basic blast, $mib, chunk 1024 | $(rate basic1k) | — |"
-echo "| reliable / basic, chunk 1024 | $(ratio "${BEST[rel1k]}" "${BEST[basic1k]}") | ≥ 0.8 |"
+echo "| reliable / basic, chunk 1024 | $(ratio "$(get BEST rel1k)" "$(get BEST basic1k)") | ≥ 0.8 |"
 echo "| reliable, $mib, chunk $MAX_CHUNK, no loss | $(rate relmax) | — |"
 echo "| basic blast, $mib, chunk $MAX_CHUNK | $(rate basicmax) | — |"
-echo "| reliable / basic, chunk $MAX_CHUNK | $(ratio "${BEST[relmax]}" "${BEST[basicmax]}") | ≥ 0.8 |"
+echo "| reliable / basic, chunk $MAX_CHUNK | $(ratio "$(get BEST relmax)" "$(get BEST basicmax)") | ≥ 0.8 |"
 echo "| plain TCP copy, $mib | $(rate tcp) | — |"
-echo "| reliable (chunk $MAX_CHUNK) / TCP copy | $(ratio "${BEST[relmax]}" "${BEST[tcp]}") | ≥ 1.0 |"
+echo "| reliable (chunk $MAX_CHUNK) / TCP copy | $(ratio "$(get BEST relmax)" "$(get BEST tcp)") | ≥ 1.0 |"
 echo "| reliable, $mib, chunk 1024, 10% of chunks lost | $(rate rel1k_loss) | — |"
-echo "| reliable 10% loss / no loss, chunk 1024 | $(ratio "${BEST[rel1k_loss]}" "${BEST[rel1k]}") | ≥ 0.6 |"
-echo "| reliable 10% loss / no loss, chunk $MAX_CHUNK | $(ratio "${BEST[relmax_loss]}" "${BEST[relmax]}") | ≥ 0.6 |"
+echo "| reliable 10% loss / no loss, chunk 1024 | $(ratio "$(get BEST rel1k_loss)" "$(get BEST rel1k)") | ≥ 0.6 |"
+echo "| reliable 10% loss / no loss, chunk $MAX_CHUNK | $(ratio "$(get BEST relmax_loss)" "$(get BEST relmax)") | ≥ 0.6 |"
 progress "bench-chunked took $(( $(date +%s) - started )) s after the build"

@@ -14,8 +14,12 @@
 # Knobs (environment): BENCH_SLICE_MS (one measuring slice, default 300),
 # BENCH_ROUNDS (alternating rounds per comparison, default 7), BENCH_TRIES
 # (Ctrl+C tries per server, default 20).
+#
+# Runs with bash 3.2 and BSD tools (macOS) too. Without `taskset` (macOS has
+# none) rows 1 and 4 run unpinned, and the table says so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/compat.sh
 
 SLICE_MS=${BENCH_SLICE_MS:-300}
 ROUNDS=${BENCH_ROUNDS:-7}
@@ -24,16 +28,15 @@ DELAY_SLICE_MS=$((SLICE_MS * 2))
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 REL=$CARGO_TARGET_DIR/release
-WORK=$(mktemp -d -t socket-bench.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/socket-bench.XXXXXX")
 SERVERS=()
 ROWS=()
 
-now_ms() { date +%s%3N; }
 progress() { printf '%s\n' "$*" >&2; }
 
 cleanup() {
   local pid
-  for pid in "${SERVERS[@]}"; do
+  for pid in ${SERVERS[@]+"${SERVERS[@]}"}; do
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   done
   rm -rf "$WORK"
@@ -48,7 +51,7 @@ progress "fetching dependencies (cargo fetch)..."
 cargo fetch --quiet || exit 1
 
 progress "timing a clean debug build (cargo build --workspace, fresh target dir)..."
-clean_dir=$(mktemp -d -t socket-bench-build.XXXXXX)
+clean_dir=$(mktemp -d "${TMPDIR:-/tmp}/socket-bench-build.XXXXXX")
 t=$(now_ms)
 CARGO_TARGET_DIR=$clean_dir cargo build --workspace --quiet || exit 1
 CLEAN_BUILD_MS=$(($(now_ms) - t))
@@ -67,17 +70,17 @@ RELEASE_BUILD_MS=$(($(now_ms) - t))
 # puts the two threads, and the noise swamps a 5% difference.)
 PIN=()
 if command -v taskset >/dev/null 2>&1; then
-  PIN=(taskset -c "$(($(nproc) - 1))")
+  PIN=(taskset -c "$(($(cpu_count) - 1))")
 fi
 
 # start [--pin] NAME ARGS...: run $REL/NAME with RUST_LOG=warn and wait (up
 # to 10 s) for its `listening on ADDR` line. Sets SPID and SADDR.
 start() {
   local pin=()
-  if [ "$1" = --pin ]; then pin=("${PIN[@]}"); shift; fi
+  if [ "$1" = --pin ]; then pin=(${PIN[@]+"${PIN[@]}"}); shift; fi
   local name=$1; shift
   local out="$WORK/$name.$RANDOM"
-  RUST_LOG=warn "${pin[@]}" "$REL/$name" "$@" >"$out.out" 2>"$out.err" &
+  RUST_LOG=warn ${pin[@]+"${pin[@]}"} "$REL/$name" "$@" >"$out.out" 2>"$out.err" &
   SPID=$!
   SERVERS+=("$SPID")
   local deadline=$(($(now_ms) + 10000))
@@ -96,8 +99,8 @@ start() {
 # gracefully, the bare loops just die), SIGKILL after 2 s.
 stop_all() {
   local pid deadline
-  for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${SERVERS[@]}"; do
+  for pid in ${SERVERS[@]+"${SERVERS[@]}"}; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in ${SERVERS[@]+"${SERVERS[@]}"}; do
     deadline=$(($(now_ms) + 2000))
     while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.01; done
     kill -KILL "$pid" 2>/dev/null
@@ -113,10 +116,10 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # the result line.
 slice() {
   local pin=()
-  [ "$1" = 1 ] && pin=("${PIN[@]}")
+  [ "$1" = 1 ] && pin=(${PIN[@]+"${PIN[@]}"})
   shift
   # shellcheck disable=SC2086 # ARGS are meant to be split into words
-  "${pin[@]}" "$REL/loadgen" $1 2>>"$WORK/loadgen.err"
+  ${pin[@]+"${pin[@]}"} "$REL/loadgen" $1 2>>"$WORK/loadgen.err"
 }
 
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
@@ -281,7 +284,7 @@ if [ -x scripts/bench-chunked.sh ]; then
     IFS='|' read -r _ m v g _ <<<"$line"
     m=$(sed 's/^ *//; s/ *$//' <<<"$m"); v=$(sed 's/^ *//; s/ *$//' <<<"$v"); g=$(sed 's/^ *//; s/ *$//' <<<"$g")
     met=""
-    limit=$(sed -n 's/^\(≥\|>=\) *\([0-9.]*\).*/\2/p' <<<"$g")
+    limit=$(sed -n -e 's/^≥ *\([0-9.]*\).*/\1/p' -e 's/^>= *\([0-9.]*\).*/\1/p' <<<"$g")
     value=$(sed -n 's/^\([0-9.][0-9.]*\).*/\1/p' <<<"$v")
     [ -n "$limit" ] && [ -n "$value" ] && met=$(meets "$value" ">=" "$limit")
     row 5 "udp-chunked-transfer: $m" "$v" "" "${g:-—}" "$met"
@@ -340,17 +343,20 @@ ctrlc_row udp-chunked-transfer "receive --port 0 --out $WORK/received.bin" "rece
   "$REL/udp-chunked-transfer send $WORK/load.bin --port {port}" " sends "
 
 # ------------------------------------------------------ 7. build time --
-crates=$(find crates -mindepth 2 -maxdepth 2 -name Cargo.toml | wc -l)
+crates=$(find crates -mindepth 2 -maxdepth 2 -name Cargo.toml | count_lines)
 row 7 "clean build of the workspace (debug)" "$(awk -v ms="$CLEAN_BUILD_MS" 'BEGIN { printf "%.1f s", ms / 1000 }')" \
   "cargo build --workspace into an empty target dir, $crates crates + dependencies; then the release build: $(awk -v ms="$RELEASE_BUILD_MS" 'BEGIN { printf "%.1f s", ms / 1000 }') (near 0 when already built)" \
   "—" ""
 
 # ------------------------------------------------------------- output --
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+[ -n "$cpu" ] || cpu=$(sysctl -n machdep.cpu.brand_string 2>/dev/null)
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+[ -n "$load" ] || load=$(sysctl -n vm.loadavg 2>/dev/null | tr -d '{}' | awk '{ print $1, $2, $3 }')
 total_ms=$(($(now_ms) - bench_start))
 printf -- '- %s\n' \
-  "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(uname -sr); $(rustc --version)." \
-  "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null). Loopback only." \
+  "Machine: $(cpu_count) CPUs, ${cpu:-unknown CPU}; $(uname -sr); $(rustc --version)." \
+  "Load average when the run ended: ${load:-unknown}. Loopback only." \
   "Rows 1 and 4 pin server and load generator to one CPU (${PIN[*]:-no taskset: unpinned}); rows 2 and 3 use every CPU." \
   "Each ratio is the best slice of each side (${ROUNDS} x ${SLICE_MS} ms, alternating); rows 2: 2 x ${DELAY_SLICE_MS} ms." \
   "The whole run took $(awk -v ms="$total_ms" 'BEGIN { printf "%.0f s", ms / 1000 }'), builds included."

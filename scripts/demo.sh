@@ -5,6 +5,11 @@
 #
 #   scripts/demo.sh            # all lessons
 #   scripts/demo.sh udp tcp    # only the parts whose file names contain these words
+#
+# Needs bash (macOS's 3.2 will do) and the usual tools, GNU or BSD (see
+# scripts/compat.sh). On Windows, WSL runs it as on Linux; Git Bash is not
+# tried here (its kill may not turn SIGINT into a Ctrl+C for a Windows program,
+# and the Ctrl+C checks rely on that).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

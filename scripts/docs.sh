@@ -6,11 +6,12 @@
 #                             a lesson page is not tutorial -> break it -> full lesson
 #                             with a real test behind every "break it" experiment, or
 #                             if a lesson's header, files, example or twin diff outgrow
-#                             their limits
+#                             their limits, or if a script uses what macOS's bash 3.2 or
+#                             BSD tools lack (scripts/shcheck.sh)
 #   scripts/docs.sh --fix     rewrite the diff blocks in docs/threading.md from the code
 #
 # The diff blocks sit between `<!-- BEGIN diff NAME -->` and `<!-- END diff NAME -->`.
-# Needs only bash, diff, grep, sed and awk.
+# Needs only bash (3.2 will do), diff, grep, sed and awk, GNU or BSD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---check}
@@ -24,7 +25,7 @@ LESSONS="udp-server udp-client udp-threaded-server tcp-server tcp-client tcp-thr
 block() {
   local a=crates/$1/src/main.rs b=crates/$2/src/main.rs
   printf '```diff\n'
-  diff -U1 --label "$a (without its //! header)" --label "$b (without its //! header)" \
+  diff -U1 -L "$a (without its //! header)" -L "$b (without its //! header)" \
     <(grep -v '^//!' "$a") <(grep -v '^//!' "$b") || true
   printf '```\n'
 }
@@ -114,9 +115,12 @@ case "$mode" in
       n=$(diff <(grep -v '^//!' "$a") <(grep -v '^//!' "$b") | grep -c '^[<>]' || true)
       [ "$n" -le 20 ] || { echo "$a -> $b: $n changed code lines (at most 20)"; status=1; }
     done
+    # The scripts run on macOS too (bash 3.2, BSD tools).
+    shcheck=$(scripts/shcheck.sh 2>&1) || { printf '%s\n' "$shcheck"; status=1; }
     [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves," \
       "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)," \
-      "every lesson's header, files, example and twin diff within their limits" ;;
+      "every lesson's header, files, example and twin diff within their limits," \
+      "every script free of bash-4 and GNU-only constructs" ;;
   *) echo "usage: scripts/docs.sh --check | --fix" >&2; exit 2 ;;
 esac
 exit "$status"

@@ -1,6 +1,9 @@
 # Shell helpers for scripts/demo.sh and its parts in scripts/demo.d/.
 # Sourced, not run. Every wait here has a deadline; every server started here
-# is stopped by PID when the script exits.
+# is stopped by PID when the script exits. Runs with bash 3.2 and BSD tools
+# (macOS) as well as on Linux: see scripts/compat.sh.
+
+source "$(dirname "${BASH_SOURCE[0]}")/compat.sh"
 
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/socket-lessons.XXXXXX")
@@ -17,15 +20,12 @@ fi
 
 cleanup() {
   local pid
-  for pid in "${STARTED_PIDS[@]}"; do
+  for pid in ${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}; do
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Milliseconds since the epoch.
-now_ms() { date +%s%3N; }
 
 say() { printf '\n%s== %s ==%s\n' "$BOLD" "$*" "$RESET"; }
 note() { printf '%s%s%s\n' "$DIM" "$*" "$RESET"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Print the highest `rust-version` among the packages this workspace builds on
 # Linux. That is the lowest Rust the workspace can claim; Cargo.toml's
-# `rust-version` must not be lower. Run it after `cargo update`.
+# `rust-version` must not be lower. Run it after `cargo update`. Needs cargo,
+# rustc and python3, on Linux or macOS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo metadata --format-version 1 --filter-platform "$(rustc -vV | sed -n 's/^host: //p')" |

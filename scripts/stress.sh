@@ -10,6 +10,10 @@
 #
 # Uses the debug build (the one `cargo test` and scripts/demo.sh build too);
 # honours CARGO_TARGET_DIR.
+#
+# Linux only: the suite reads /proc (a server's threads, memory and open
+# descriptors, its sockets' queues). This wrapper itself keeps to bash 3.2 and
+# BSD tools all the same.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +30,24 @@ if [ "$soft" != unlimited ] && [ "$soft" -lt 4096 ]; then
 fi
 
 # The suite has its own watchdog (--deadline-s); this outer limit is only a
-# last resort should the suite itself get stuck.
-exec timeout -k 5 240 "$target/debug/stress" --bin-dir "$target/debug" "$@"
+# last resort should the suite itself get stuck. macOS has no `timeout`:
+# there a background watchdog ends the suite (this script's PID, which exec
+# hands on to it) after the same 240 s, or leaves when it exits.
+suite=("$target/debug/stress" --bin-dir "$target/debug" "$@")
+if command -v timeout >/dev/null 2>&1; then # shcheck: ok
+  exec timeout -k 5 240 "${suite[@]}" # shcheck: ok (GNU coreutils, checked above)
+fi
+(
+  i=0
+  while [ "$i" -lt 240 ]; do
+    sleep 1
+    kill -0 $$ 2>/dev/null || exit 0
+    i=$((i + 1))
+  done
+  echo "stress.sh: the suite ran over 240 s; stopping it" >&2
+  kill -TERM $$ 2>/dev/null
+  i=0
+  while [ "$i" -lt 5 ] && kill -0 $$ 2>/dev/null; do sleep 1; i=$((i + 1)); done
+  kill -0 $$ 2>/dev/null && kill -KILL $$
+) </dev/null >/dev/null &
+exec "${suite[@]}"

@@ -108,8 +108,8 @@ show "tcp-client --port $SERVER_PORT --message ping --burst 3 --timeout-ms 400"
 "$BIN/tcp-client" --port "$SERVER_PORT" --message ping --burst 3 --timeout-ms 400 \
   >"$WORK/burst.raw" 2>"$WORK/burst.raw.err"
 cat "$WORK/burst.raw"; grep -o 'sent 3 messages.*' "$WORK/burst.raw.err"
-replies=$(wc -l <"$WORK/burst.raw")
-pings=$(grep -o ping "$WORK/burst.raw" | wc -l)
+replies=$(count_lines <"$WORK/burst.raw")
+pings=$(grep -o ping "$WORK/burst.raw" | count_lines)
 if [ "$pings" = 3 ]; then
   ok "raw framing: 3 writes, every ping echoed, in $replies read(s) of replies this time"
 else

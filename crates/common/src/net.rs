@@ -77,6 +77,17 @@ pub fn is_port_unreachable(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::ConnectionReset
 }
 
+/// Log a failed `recv_from` of a server, which then goes on. Windows' "port
+/// unreachable" (see [`is_port_unreachable`]) is no fault of ours: a peer
+/// we sent to has gone. Anything else is worth a warning.
+pub fn log_recv_error(error: &io::Error) {
+    if is_port_unreachable(error) {
+        log::info!("a peer had gone before our datagram came (port unreachable)");
+    } else {
+        log::warn!("recv_from failed: {error}");
+    }
+}
+
 /// Where a student can see which program holds a port, on this OS.
 const WHO_HAS_THE_PORT: &str = if cfg!(windows) {
     "`netstat -ano` lists it with its process id"

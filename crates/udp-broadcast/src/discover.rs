@@ -107,6 +107,15 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
+            // Windows only: our request met a closed port (ICMP "port
+            // unreachable"); no listener will answer from there.
+            Err(e) if net::is_port_unreachable(&e) => {
+                warn!(
+                    "nothing is listening at {}: its machine answered port unreachable",
+                    options.to
+                );
+                break;
+            }
             Err(e) => {
                 warn!("recv_from failed: {e}");
                 break;

@@ -3,8 +3,9 @@
 //! It binds every interface (`0.0.0.0`) on a port that other listeners may
 //! share, and answers each `DISCOVER` datagram with `HERE <name>`.
 //!
-//! * `SO_REUSEADDR` (and `SO_REUSEPORT` on macOS and the BSDs) lets several
-//!   listeners bind the same port on one machine. Each of them gets its own copy of every broadcast; a unicast
+//! * `SO_REUSEADDR`, and `SO_REUSEPORT` where the OS has it (macOS and the
+//!   BSDs need it), let several listeners bind the same port on one
+//!   machine. Each of them gets its own copy of every broadcast; a unicast
 //!   datagram to that port reaches just one of them.
 //! * `SO_BROADCAST` is needed only to *send* to a broadcast address; the
 //!   tutorial sets it on its server anyway, and so do we.
@@ -118,7 +119,7 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };

@@ -1,7 +1,7 @@
 //! # udp-broadcast: find the listeners on a network with one datagram
 //!
 //! Two commands in one program. `listen` binds every interface (`0.0.0.0`)
-//! on a port it shares with other listeners (SO_REUSEADDR) and answers each
+//! on a port it shares with other listeners (SO_REUSEADDR/PORT) and answers each
 //! `DISCOVER` datagram with `HERE <name>`. `discover` sets SO_BROADCAST,
 //! sends one `DISCOVER` to a broadcast address and prints each listener that
 //! answers. The default address, 127.255.255.255, is the loopback network's
@@ -28,7 +28,7 @@
 //! ## Read in this order
 //!
 //! 1. `options.rs`: the two commands, their flags, `check_name`.
-//! 2. `listen.rs`: `listen` (socket, SO_BROADCAST, SO_REUSEADDR, bind) →
+//! 2. `listen.rs`: `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind) →
 //!    `answer_loop` (recv_from) → `answer` (whom to answer; send_to).
 //! 3. `discover.rs`: `discover` (socket, SO_BROADCAST, send_to) →
 //!    `collect_replies` (recv_from until the deadline) → `send_error`.

@@ -117,7 +117,7 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };
@@ -171,7 +171,7 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };

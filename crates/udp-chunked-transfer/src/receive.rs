@@ -148,7 +148,7 @@ fn wait_for_hello(
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };
@@ -292,7 +292,7 @@ fn receive_chunks(
             Ok(received) => received,
             Err(e) if net::is_timeout(&e) => continue,
             Err(e) => {
-                warn!("recv_from failed: {e}");
+                net::log_recv_error(&e);
                 continue;
             }
         };

@@ -179,8 +179,13 @@ fn request(
 /// the next message.
 fn discard_late_replies(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<()> {
     socket.set_nonblocking(true)?;
-    while let Ok((len, from)) = socket.recv_from(buf) {
-        warn!("dropping a late reply from {from} ({len} bytes)");
+    loop {
+        match socket.recv_from(buf) {
+            Ok((len, from)) => warn!("dropping a late reply from {from} ({len} bytes)"),
+            // Windows: an old "port unreachable" in the queue; read on.
+            Err(e) if net::is_port_unreachable(&e) => {}
+            Err(_) => break, // WouldBlock: nothing left
+        }
     }
     socket.set_nonblocking(false)
 }
