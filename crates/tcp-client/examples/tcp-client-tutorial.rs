@@ -22,10 +22,9 @@
 //! experiments in docs/tcp-client.md) replaces `Hello, Server!`.
 //! The full lesson, with what this one does not survive, is `src/main.rs`.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::ffi::OsStrExt;
 
 use socket2::{Domain, Socket, Type};
 
@@ -38,7 +37,9 @@ fn main() -> io::Result<()> {
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // MESSAGE as bytes, as given: it may be any bytes, UTF-8 or not.
-    let message = args.get(2).map_or(&b"Hello, Server!"[..], |m| m.as_bytes());
+    let message = args
+        .get(2)
+        .map_or(b"Hello, Server!".to_vec(), |m| bytes_of(m));
 
     // Python: socket.socket(AF_INET, SOCK_STREAM), a TCP socket.
     let client_socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -48,7 +49,7 @@ fn main() -> io::Result<()> {
     println!("Connected to {addr}");
 
     // Python: client_socket.sendall(message.encode('utf-8')).
-    client_socket.write_all(message)?;
+    client_socket.write_all(&message)?;
 
     let mut response = [0u8; 1024];
     // Python: response = client_socket.recv(1024), one read of what is there.
@@ -61,4 +62,17 @@ fn main() -> io::Result<()> {
     // Python: client_socket.close().
     drop(client_socket);
     Ok(())
+}
+
+/// An argument's bytes as given (Unix passes bytes, any bytes).
+#[cfg(unix)]
+fn bytes_of(arg: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    arg.as_bytes().to_vec()
+}
+
+/// Windows passes UTF-16: send its UTF-8 (what cannot be text becomes U+FFFD).
+#[cfg(not(unix))]
+fn bytes_of(arg: &OsStr) -> Vec<u8> {
+    arg.to_string_lossy().into_owned().into_bytes()
 }

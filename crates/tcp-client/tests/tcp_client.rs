@@ -284,6 +284,10 @@ fn connect_timeout() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Wine reports a reset (RST) that arrives during a read as an orderly close, 0 bytes, not WSAECONNRESET"
+)]
 fn reset_by_the_server() {
     let (port, server) = peer("127.0.0.1", |mut stream| {
         let _ = stream.read(&mut [0u8; 64]);

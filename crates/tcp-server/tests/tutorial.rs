@@ -5,11 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use common::testing::tcp_server::{connect, expect_bytes, read_to_close, seed_client};
-use common::testing::{example, python3, run, Lesson, SIGINT, SIGTERM, WAIT};
+use common::testing::{example, killed_by, python3, run, Lesson, SIGINT, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 const CLIENT_PY: &str = concat!(
@@ -132,6 +131,10 @@ fn invalid_utf8_kills_the_tutorial_server() {
 /// Break it: Ctrl+C (SIGINT) kills the server at once, without a word on
 /// either side: no log line, and the connected client is simply cut off.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn ctrl_c_kills_the_tutorial_server_without_a_word() {
     let mut server = tutorial();
     let mut client = connect(server.addr());
@@ -140,7 +143,7 @@ fn ctrl_c_kills_the_tutorial_server_without_a_word() {
         .ends_with(" has been established."));
     server.interrupt();
     let status = server.wait_exit(WAIT);
-    assert_eq!(status.signal(), Some(SIGINT), "{status:?}");
+    assert_eq!(killed_by(status), Some(SIGINT), "{status:?}");
     assert_eq!(server.stderr(), "");
     assert_eq!(read_to_close(&mut client), "");
 }
@@ -149,6 +152,10 @@ fn ctrl_c_kills_the_tutorial_server_without_a_word() {
 /// first, so its side of the connection stays in TIME_WAIT for a minute,
 /// and a new server cannot bind the port until then: Address already in use.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn restart_on_the_same_port_fails() {
     let mut first = tutorial();
     let addr = first.addr();

@@ -52,11 +52,19 @@ fn ipv6() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn interrupt_with_clients() {
     scenario::interrupt_with_clients(BIN);
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn terminate_idle() {
     scenario::terminate_idle(BIN);
 }
@@ -80,6 +88,10 @@ fn port_in_use() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn restart_on_same_port() {
     scenario::restart_on_same_port(BIN);
 }
@@ -124,6 +136,10 @@ fn fill_past_the_cap(server: &Lesson, total: usize, cap: usize) -> Vec<TcpStream
 /// the busy line, the 256 are all served, the thread count stays under the
 /// cap, and once the 256 leave new clients are served again.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "counts threads or memory in /proc/PID, which only Linux has"
+)]
 fn cap_of_256_with_300_clients() {
     let server = Lesson::start(BIN, &["--port", "0", "--max-connections", "256"]);
     let mut open = fill_past_the_cap(&server, 300, 256);
@@ -141,6 +157,10 @@ fn cap_of_256_with_300_clients() {
 /// 1,000 idle connections with the default cap: the server neither falls
 /// over nor grows past 256 handler threads. Prints its memory use.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "counts threads or memory in /proc/PID, which only Linux has"
+)]
 fn a_thousand_idle_connections() {
     let server = Lesson::start(BIN, &["--port", "0"]);
     let before = rss_kib(server.pid());
@@ -156,6 +176,7 @@ fn a_thousand_idle_connections() {
 /// Out of file descriptors (EMFILE): accept() fails, the server logs it,
 /// backs off, and carries on; when clients leave it serves again.
 #[test]
+#[cfg_attr(windows, ignore = "runs a bash or sh script, which Wine has not")]
 fn accept_errors_are_survived() {
     // A shell lowers the limit on open files, then becomes the server.
     let server = Lesson::start("sh", &["-c", "ulimit -n 16 && exec \"$0\" --port 0", BIN]);

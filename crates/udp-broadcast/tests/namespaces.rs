@@ -192,6 +192,7 @@ fn run_in(ns: &str, args: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn discover_across_three_namespaces() {
     const TEST: &str = "namespace test";
     if let Some(why) = missing_prerequisite() {
@@ -317,6 +318,7 @@ fn discover_across_three_namespaces() {
 /// second `--port 0` must fail rather than share it, while a listener that
 /// asks for that port by number still may.
 #[test]
+#[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn port_zero_never_lands_on_a_shared_port() {
     const TEST: &str = "port-0 namespace test";
     if let Some(why) = missing_prerequisite() {
@@ -376,6 +378,7 @@ fn port_zero_never_lands_on_a_shared_port() {
 /// not. Two namespaces joined by one veth pair: host a (192.0.2.1) runs
 /// both on port 6550, host b (192.0.2.2) broadcasts to 192.0.2.255.
 #[test]
+#[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn example_answers_another_host() {
     const TEST: &str = "example namespace test";
     if let Some(why) = missing_prerequisite() {

@@ -8,7 +8,6 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::time::Duration;
 
@@ -119,6 +118,10 @@ fn example_answers_unicast_and_broadcast() {
 /// every address of 127.0.0.0/8 is this machine, so this shows only that
 /// nothing is checked; tests/namespaces.rs shows it answering another host.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "under Wine a UDP socket bound to 127.0.0.2 reports that address, but its datagrams arrive from 127.0.0.1"
+)]
 fn example_answers_every_sender() {
     let server = start_example(&free_port());
     let port = server.addr().port();
@@ -172,7 +175,13 @@ fn sender_without_so_broadcast_gets_eacces() {
     let out = lesson_discover(port, &["--without-so-broadcast"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("Permission denied"), "{stderr}");
+    // The OS's words for EACCES; Windows has its own for WSAEACCES.
+    let denied = if cfg!(windows) {
+        "(os error 10013)"
+    } else {
+        "Permission denied"
+    };
+    assert!(stderr.contains(denied), "{stderr}");
 
     let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
     let refused = plain
@@ -233,12 +242,16 @@ fn two_copies_share_broadcasts_not_unicast() {
 /// Break it: Ctrl+C kills the example by the signal itself: no exit code,
 /// not a word on stderr.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn ctrl_c_kills_the_example_silently() {
     let mut server = start_example(&free_port());
     server.interrupt();
     let status = server.wait_exit(WAIT);
     assert_eq!(status.code(), None, "it exited by itself: {status}");
-    assert_eq!(status.signal(), Some(2), "{status}");
+    assert_eq!(testing::killed_by(status), Some(2), "{status}");
     assert_eq!(server.stderr(), "");
 }
 

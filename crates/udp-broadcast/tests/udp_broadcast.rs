@@ -148,7 +148,12 @@ fn without_so_broadcast_is_permission_denied() {
     assert_eq!(error.len(), 1, "{stderr}");
     for part in [
         "udp-broadcast: error: send_to 127.255.255.255:",
-        "Permission denied",
+        // The OS's words for EACCES; Windows has its own for WSAEACCES.
+        if cfg!(windows) {
+            "(os error 10013)"
+        } else {
+            "Permission denied"
+        },
         "SO_BROADCAST",
         "Drop --without-so-broadcast",
     ] {
@@ -321,6 +326,10 @@ fn default_name_ends_with_the_pid() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn ctrl_c_and_sigterm_stop_a_listener_gracefully() {
     let mut listener = first_listener("alpha");
     let (took, status) = listener.interrupt_and_time();
@@ -343,6 +352,17 @@ fn port_held_without_reuseaddr_is_refused() {
     let out = run(BIN, &["listen", "--port", &port], "", WAIT);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    if cfg!(windows) {
+        // Wine refuses this bind with WSAEACCES, not WSAEADDRINUSE, and the
+        // lesson explains WSAEACCES as a port Windows reserves or another
+        // program holds for itself.
+        assert!(
+            stderr.contains(&format!("0.0.0.0:{port} is already in use"))
+                || stderr.contains(&format!("0.0.0.0:{port}: Windows reserves this port")),
+            "{stderr}"
+        );
+        return;
+    }
     assert!(
         stderr.contains(&format!("0.0.0.0:{port} is already in use")),
         "{stderr}"

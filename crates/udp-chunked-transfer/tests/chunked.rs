@@ -362,15 +362,22 @@ fn max_size_is_refused_with_a_reason() {
         sent.stderr
     );
     rx.expect_stderr("refused");
-    let (took, status) = rx.interrupt_and_time();
-    assert_eq!(status.code(), Some(0), "{}", rx.stderr());
-    assert!(took <= Duration::from_millis(250), "took {took:?}");
-    assert!(rx.stderr().contains("server closed"));
+    // Ctrl+C is a signal: Unix only (see docs/portability.md).
+    if cfg!(unix) {
+        let (took, status) = rx.interrupt_and_time();
+        assert_eq!(status.code(), Some(0), "{}", rx.stderr());
+        assert!(took <= Duration::from_millis(250), "took {took:?}");
+        assert!(rx.stderr().contains("server closed"));
+    }
     assert_eq!(listing(&dir), ["src.bin"]);
 }
 
 /// Ctrl+C (or SIGTERM) on an idle receiver: exit 0 within 250 ms.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn interrupt_idle_receiver() {
     let dir = scratch("idle");
     let mut rx = receiver(&dir.join("out.bin"), &[]);
@@ -412,6 +419,10 @@ fn slow_sender(src: &Path, port: &str, retries: &str) -> Child {
 /// told; the receiver exits 0 (a graceful stop) within 250 ms, and nothing
 /// is left at the destination.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn interrupt_mid_transfer_leaves_nothing() {
     let dir = scratch("interrupt-mid");
     let src = dir.join("src.bin");
@@ -674,8 +685,11 @@ fn nonsense_handshakes_are_refused() {
         let text = String::from_utf8_lossy(&buf[6..n]);
         assert!(text.contains(why), "{text}");
     }
-    let (_, status) = rx.interrupt_and_time();
-    assert_eq!(status.code(), Some(0));
+    // Ctrl+C is a signal: Unix only (see docs/portability.md).
+    if cfg!(unix) {
+        let (_, status) = rx.interrupt_and_time();
+        assert_eq!(status.code(), Some(0));
+    }
     assert!(listing(&dir).is_empty());
 }
 
@@ -905,8 +919,11 @@ fn tcp_max_size() {
         "{}",
         sent.stderr
     );
-    let (_, status) = rx.interrupt_and_time();
-    assert_eq!(status.code(), Some(0));
+    // Ctrl+C is a signal: Unix only (see docs/portability.md).
+    if cfg!(unix) {
+        let (_, status) = rx.interrupt_and_time();
+        assert_eq!(status.code(), Some(0));
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -6,12 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::testing::{example, finish, python3, run, Lesson, SIGTERM, WAIT};
+use common::testing::{example, finish, killed_by, python3, run, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 
@@ -250,13 +249,24 @@ fn tutorial_errors_are_errors_not_panics() {
     let missing = dir.join("no-such-file");
     for (args, says) in [
         (vec!["send"], "usage: send FILE ADDR | receive ADDR OUT"),
-        (vec!["send", text(&missing), "127.0.0.1:9"], "No such file"),
+        (
+            vec!["send", text(&missing), "127.0.0.1:9"],
+            os_says("No such file", "NotFound"),
+        ),
         (
             vec!["receive", "127.0.0.1", "out.bin"],
             "invalid socket address",
         ),
-        (vec!["receive", "192.0.2.1:0", "out.bin"], "Cannot assign"),
+        (
+            vec!["receive", "192.0.2.1:0", "out.bin"],
+            os_says("Cannot assign", "AddrNotAvailable"),
+        ),
     ] {
+        // Wine lets a socket bind 192.0.2.1, which no interface here has,
+        // and the example waits there for ever; Windows and Linux refuse.
+        if cfg!(windows) && args.contains(&"192.0.2.1:0") {
+            continue;
+        }
         let out = run(&tutorial(), &args, "", WAIT);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
@@ -269,9 +279,7 @@ fn tutorial_errors_are_errors_not_panics() {
 /// arguments are read as bytes): here one that does not exist.
 #[test]
 fn tutorial_takes_a_file_name_that_is_not_utf8() {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-    let name = Path::new(env!("CARGO_TARGET_TMPDIR")).join(OsStr::from_bytes(b"no-such-\xff"));
+    let name = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name_not_utf8());
     let child = Command::new(tutorial())
         .arg("send")
         .arg(&name)
@@ -284,7 +292,36 @@ fn tutorial_takes_a_file_name_that_is_not_utf8() {
     let out = finish(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("No such file"), "{stderr}");
+    assert!(
+        stderr.contains(os_says("No such file", "NotFound")),
+        "{stderr}"
+    );
+}
+
+/// What the example's `Error: Os { .. }` line holds for an OS error: Unix's
+/// message (`unix`), or on Windows, whose words differ between versions (and
+/// Wine), the error's kind (`windows`), which the line shows too.
+fn os_says(unix: &'static str, windows: &'static str) -> &'static str {
+    if cfg!(windows) {
+        windows
+    } else {
+        unix
+    }
+}
+
+/// `no-such-` and then a byte (Unix) or a UTF-16 unit (Windows) that no
+/// UTF-8 text can hold.
+#[cfg(unix)]
+fn name_not_utf8() -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    std::ffi::OsString::from_vec(b"no-such-\xff".to_vec())
+}
+#[cfg(windows)]
+fn name_not_utf8() -> std::ffi::OsString {
+    use std::os::windows::ffi::OsStringExt;
+    let mut wide: Vec<u16> = "no-such-".encode_utf16().collect();
+    wide.push(0xd800);
+    std::ffi::OsString::from_wide(&wide)
 }
 
 // ---------------------------------------------------------------------------
@@ -296,6 +333,10 @@ fn tutorial_takes_a_file_name_that_is_not_utf8() {
 /// receiver has no timeout: it is still waiting when the test gives up on
 /// it, and it has written nothing.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn tutorial_receiver_waits_for_ever_for_a_lost_chunk() {
     let dir = scratch("lost-chunk");
     let (src, out) = (dir.join("file.bin"), dir.join("copy.bin"));
@@ -313,13 +354,17 @@ fn tutorial_receiver_waits_for_ever_for_a_lost_chunk() {
     // SIGTERM, which the example does not catch: had it exited by itself,
     // the status would hold an exit code instead of the signal.
     rx.signal(SIGTERM);
-    assert_eq!(rx.wait_exit(WAIT).signal(), Some(SIGTERM));
+    assert_eq!(killed_by(rx.wait_exit(WAIT)), Some(SIGTERM));
 }
 
 /// Seed 14 at 10% reordering holds back the count datagram until after
 /// chunk 0. The tutorial's receiver reads chunk 0's index (0) as the count,
 /// saves an empty file and exits 0, as if all went well.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows does not cut a datagram longer than the buffer: recvfrom fails with WSAEMSGSIZE (10040), as Python there raises"
+)]
 fn tutorial_receiver_takes_a_chunk_for_the_count() {
     let dir = scratch("count-second");
     let (src, out) = (dir.join("file.bin"), dir.join("copy.bin"));
@@ -334,6 +379,10 @@ fn tutorial_receiver_takes_a_chunk_for_the_count() {
 /// 1028 bytes. A sender with 2048-byte chunks leaves the receiver half of
 /// each chunk; it saves that, and exits 0.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows does not cut a datagram longer than the buffer: recvfrom fails with WSAEMSGSIZE (10040), as Python there raises"
+)]
 fn tutorial_receiver_cuts_bigger_chunks() {
     let dir = scratch("big-chunks");
     let (src, out) = (dir.join("file.bin"), dir.join("copy.bin"));

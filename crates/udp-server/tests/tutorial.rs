@@ -46,6 +46,10 @@ fn tutorial_bad_address() {
 
 /// Break: recvfrom(1024) keeps 1,024 of 2,000 bytes, and says nothing.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows does not cut a datagram longer than the buffer: recvfrom fails with WSAEMSGSIZE (10040), as Python there raises"
+)]
 fn tutorial_cuts_long_datagrams() {
     scenario::tutorial_cuts_long_datagrams(&tutorial());
 }
@@ -72,6 +76,10 @@ fn tutorial_dies_of_invalid_utf8() {
 
 /// Break: Ctrl+C kills it without a word.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn tutorial_killed_by_ctrl_c() {
     scenario::tutorial_killed_by_ctrl_c(&tutorial());
 }

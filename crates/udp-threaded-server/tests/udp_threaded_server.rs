@@ -42,11 +42,19 @@ fn ipv6() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn interrupt_mid_request() {
     scenario::interrupt_mid_request(BIN);
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn terminate_idle() {
     scenario::terminate_idle(BIN);
 }
@@ -64,6 +72,10 @@ fn port_in_use() {
 /// Threaded means a slow request does not hold up the next one: B is read
 /// (and could be answered) while A is still being worked on.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
+)]
 fn slow_request_does_not_block_the_next() {
     let mut server = Lesson::start(BIN, &["--port", "0", "--delay-ms", "30000"]);
     let a = udp_socket_for(server.addr());
@@ -115,6 +127,10 @@ fn max_threads_bounds_the_handlers() {
 /// tests/tutorial.rs). Here every handler stalls (a 60 s `--delay-ms`), and
 /// a flood of 1,000 datagrams still starts no more than `--max-threads`.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "counts threads or memory in /proc/PID, which only Linux has"
+)]
 fn threads_stay_capped_when_handlers_stall() {
     let server = Lesson::start(
         BIN,

@@ -32,42 +32,56 @@ pub const SIGKILL: i32 = 9;
 
 /// Send `signal` to the process `pid`, with the `kill` command: std has no
 /// kill(2) that takes a signal, and the workspace has no `unsafe` code to
-/// call libc's. Unix only; Windows has no signals to send (its console
-/// Ctrl+C event needs an API we do not call), so tests that need one are
-/// marked Unix-only.
+/// call libc's. On Windows only [`SIGKILL`] works (as `taskkill /F`):
+/// Windows has no signals, and its console Ctrl+C event needs an API we do
+/// not call, so the tests that need SIGINT or SIGTERM are ignored there.
 pub fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
-    if cfg!(not(unix)) {
+    let mut command = if cfg!(windows) && signal == SIGKILL {
+        let mut taskkill = Command::new("taskkill");
+        taskkill.args(["/F", "/PID", &pid.to_string()]);
+        taskkill
+    } else if cfg!(unix) {
+        let mut kill = Command::new("kill");
+        kill.arg(format!("-{signal}")).arg(pid.to_string());
+        kill
+    } else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             "signals are Unix-only",
         ));
-    }
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
+    };
+    let status = command
         .stdin(Stdio::null())
+        .stdout(Stdio::null())
         .status()?;
     if status.success() {
         Ok(())
     } else {
         Err(std::io::Error::new(
             std::io::ErrorKind::Other,
-            format!("kill -{signal} {pid}: {status}"),
+            format!("{command:?}: {status}"),
         ))
+    }
+}
+
+/// The signal that killed a process, if one did. Always `None` on Windows,
+/// which has no signals (a process there always ends with an exit code).
+pub fn killed_by(status: ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
     }
 }
 
 /// Kill `pid` for good: SIGKILL on Unix, `taskkill /F` on Windows.
 pub fn kill_hard(pid: u32) {
-    if cfg!(windows) {
-        let _ = Command::new("taskkill")
-            .args(["/F", "/PID", &pid.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    } else {
-        let _ = send_signal(pid, SIGKILL);
-    }
+    let _ = send_signal(pid, SIGKILL);
 }
 
 /// A lesson binary running in the background. Killed when dropped.
@@ -413,6 +427,14 @@ pub fn example(package_dir: &str, name: &str) -> String {
         ),
     }
     path.to_string_lossy().into_owned()
+}
+
+/// Whether this Windows test runs under Wine rather than on Windows: Wine
+/// hands its Unix environment on to Windows programs, and its launcher sets
+/// `WINELOADER`. For the few checks of things Wine does not do as Windows
+/// does (they say which); never true on Unix.
+pub fn under_wine() -> bool {
+    cfg!(windows) && std::env::var_os("WINELOADER").is_some()
 }
 
 /// `python3`, if this machine has it. A test that needs it returns early

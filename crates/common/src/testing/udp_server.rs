@@ -133,7 +133,12 @@ pub fn ipv6(bin: &str) {
     let port = only.addr().port();
     assert_eq!(udp_text(v6_loopback(port), "six"), "Message received");
     // Nobody has the IPv4 port. A connected UDP socket hears the ICMP "port
-    // unreachable" that a datagram there brings back, as an error.
+    // unreachable" that a datagram there brings back, as an error. Wine does
+    // not pass that error on (its recv just times out), Windows does.
+    if super::under_wine() {
+        eprintln!("skipped the port-unreachable check: Wine does not report it");
+        return;
+    }
     let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     probe.set_read_timeout(Some(WAIT)).unwrap();
     probe.connect(v4_loopback(port)).unwrap();
@@ -292,12 +297,11 @@ pub fn tutorial_cuts_long_datagrams(bin: &str) {
 /// Break: Ctrl+C kills the tutorial server at once, by the signal, without
 /// a word on stderr (no `server closed`).
 pub fn tutorial_killed_by_ctrl_c(bin: &str) {
-    use std::os::unix::process::ExitStatusExt;
     let mut server = tutorial_start(bin, "127.0.0.1:0");
     assert_eq!(udp_text(server.addr(), "hi"), "Message received");
     let (_, status) = server.interrupt_and_time();
     assert_eq!(status.code(), None, "exited instead of being killed");
-    assert_eq!(status.signal(), Some(super::SIGINT));
+    assert_eq!(super::killed_by(status), Some(super::SIGINT));
     assert_eq!(server.stderr(), "");
 }
 

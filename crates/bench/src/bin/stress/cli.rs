@@ -9,7 +9,6 @@
 //! refused by the resolver before it sends any query.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use crate::process::{run, Bins};
@@ -62,9 +61,22 @@ fn common_cases(prefix: &[&str], host_flag: Option<&str>, port_flag: &str) -> Ve
     }
     // An argument that is not UTF-8 at all.
     let mut args: Vec<OsString> = prefix.iter().map(OsString::from).collect();
-    args.push(OsString::from_vec(vec![b'-', b'-', 0xff, 0xfe]));
+    args.push(not_utf8());
     cases.push(Case { args, codes: USAGE });
     cases
+}
+
+/// `--` and then bytes that are no text: 0xff 0xfe on Unix, where an
+/// argument is bytes; a lone UTF-16 surrogate on Windows, where it is UTF-16.
+#[cfg(unix)]
+fn not_utf8() -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(vec![b'-', b'-', 0xff, 0xfe])
+}
+#[cfg(windows)]
+fn not_utf8() -> OsString {
+    use std::os::windows::ffi::OsStringExt;
+    OsString::from_wide(&[u16::from(b'-'), u16::from(b'-'), 0xd800])
 }
 
 /// `--name VALUE` for each value, after `prefix`.
