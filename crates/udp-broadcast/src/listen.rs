@@ -189,12 +189,16 @@ fn is_request(datagram: &[u8]) -> bool {
 
 /// common's explanation of a failed bind, plus the rule of port sharing.
 fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
-    let in_use = error.kind() == io::ErrorKind::AddrInUse;
+    // Windows says "access denied" (WSAEACCES), not "in use", when the
+    // port's holder does not share it.
+    let in_use = error.kind() == io::ErrorKind::AddrInUse
+        || (cfg!(windows) && error.kind() == io::ErrorKind::PermissionDenied);
     let explained = net::bind_error(addr, error);
     if in_use {
         format!(
             "{explained}. (Listeners share a port only when every socket on it set \
-             SO_REUSEADDR before its bind, as udp-broadcast listeners do.)"
+             SO_REUSEADDR before its bind (macOS and the BSDs: SO_REUSEPORT), as \
+             udp-broadcast listeners do.)"
         )
         .into()
     } else {

@@ -347,6 +347,8 @@ pub fn udp_socket_for(server: SocketAddr) -> UdpSocket {
     .unwrap();
     let socket = UdpSocket::bind(any).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();
+    // macOS: room to send a 65,507-byte datagram.
+    crate::net::room_for_any_datagram(&socket).unwrap();
     socket
 }
 
