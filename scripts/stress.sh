@@ -5,7 +5,7 @@
 # transfers, bad command lines. One `PASS|FAIL <server> <check>: <figures>`
 # line per check, then `N passed, N failed`; exits non-zero if any failed.
 #
-#   scripts/stress.sh                         # everything (about a minute after the build)
+#   scripts/stress.sh                         # everything (about 80 s after the build)
 #   scripts/stress.sh --only cli,shutdown     # some groups; `--help` lists them
 #
 # Uses the debug build (the one `cargo test` and scripts/demo.sh build too);

@@ -35,7 +35,7 @@ const PORT: Flag = Flag::with_default(
 
 static LISTEN: Spec = Spec {
     name: "listen",
-    about: "bind 0.0.0.0:PORT with SO_REUSEADDR and answer each DISCOVER request with this \
+    about: "bind 0.0.0.0:PORT with SO_REUSEADDR (and SO_REUSEPORT where it exists) and answer each DISCOVER request with this \
             listener's name. Only requests from a loopback address (127.0.0.0/8, this machine) \
             are answered unless --lan is given",
     positionals: &[],

@@ -63,7 +63,7 @@ fn main() -> io::Result<()> {
 /// Print the message and answer it, on its own thread.
 fn handle_client(data: &[u8], client: SocketAddr, socket: &UdpSocket) -> io::Result<()> {
     // Python: data.decode('utf-8'), which raises on bytes that are not
-    // UTF-8; the `?` ends the program the same way.
+    // UTF-8; the `?` ends this thread the same way (the server goes on).
     let text = std::str::from_utf8(data).map_err(|e| bad_input(e.to_string()))?;
     writeln!(io::stdout(), "Received data from {client}: {text}")?;
     // Python: .sendto("Message received".encode('utf-8'), client_address).
