@@ -10,8 +10,9 @@
 //! A refused connection, a reset, a server that hung up (saying why, or
 //! not), a busy server, or silence past `--timeout-ms`: each ends it with
 //! one line saying what happened, and exit code 1. `--burst N` writes each
-//! message N times before reading, to show that TCP carries bytes, not
-//! messages (`--framing line` on both sides keeps them apart).
+//! message N times before reading: TCP carries bytes, not messages.
+//! `--split` (two writes per message), `--nodelay` and `--repeat N` (time N
+//! round trips) show the 40 ms Nagle/delayed-ACK stall: src/round_trips.rs.
 //!
 //! ## Run it (two terminals)
 //!
@@ -30,7 +31,6 @@
 //! ```
 //!
 //! The reply is on stdout, the log lines on stderr (`2>/dev/null` hides them).
-//!
 //! ## Read in this order
 //!
 //! The tutorial's path first: `run` (socket, connect, close) → `exchange`
@@ -47,8 +47,10 @@ use common::net;
 use common::options::tcp::{
     is_busy_line, split_goodbye, Framing, TcpClientOptions, MAX_BUFFER, MAX_REPLY,
 };
-use log::{info, warn};
+use log::{info, log, warn, Level};
 use socket2::{Domain, Protocol, Socket, Type};
+
+mod round_trips;
 
 fn main() -> ExitCode {
     let options = TcpClientOptions::parse();
@@ -79,11 +81,20 @@ fn run(options: &TcpClientOptions) -> Result<(), Box<dyn Error>> {
     // hang the client: reads and writes give up after --timeout-ms.
     stream.set_read_timeout(Some(options.timeout))?;
     stream.set_write_timeout(Some(options.timeout))?;
+    // setsockopt(TCP_NODELAY): turn Nagle's algorithm off. With it on (the
+    // default), a small write waits while an earlier one is not yet ACKed;
+    // with it off, every write leaves at once, however small.
+    if options.nodelay {
+        stream.set_nodelay(true)?;
+    }
     // Replies are read through a buffer, so that line framing can split them
     // at newlines. It holds at most MAX_BUFFER bytes.
     let mut reader = BufReader::with_capacity(MAX_BUFFER, &stream);
 
     match &options.message {
+        Some(message) if options.repeat.is_some() => {
+            round_trips::repeat(&stream, &mut reader, message, options)?
+        }
         Some(message) => exchange(&stream, &mut reader, message, options)?,
         None => {
             let stdin = io::stdin();
@@ -129,12 +140,34 @@ fn exchange(
     options: &TcpClientOptions,
 ) -> Result<(), Box<dyn Error>> {
     check_unasked(stream, reader, options)?;
+    if !sendable(message, options) {
+        return Ok(());
+    }
+    send_and_read(stream, reader, message, options, &mut |reply| {
+        common::outln!("{}", net::printable(reply))
+    })
+}
+
+/// `false` (and a warning) for a message TCP cannot send: zero bytes.
+fn sendable(message: &str, options: &TcpClientOptions) -> bool {
     if message.is_empty() && options.framing == Framing::Raw {
         // A UDP datagram can be empty; a TCP stream has no such thing. Zero
         // bytes never leave, the server reads nothing and never answers.
         warn!("an empty message is zero bytes, which TCP does not send; skipped");
-        return Ok(());
+        return false;
     }
+    true
+}
+
+/// One round trip: write the message `--burst` times, then read as many
+/// replies, handing each real answer to `show`.
+fn send_and_read(
+    stream: &TcpStream,
+    reader: &mut BufReader<&TcpStream>,
+    message: &str,
+    options: &TcpClientOptions,
+    show: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<(), Box<dyn Error>> {
     for _ in 0..options.burst {
         send_message(stream, message, options)?;
     }
@@ -150,7 +183,7 @@ fn exchange(
             }
             // The bytes are the server's, not ours: printed with control
             // characters escaped, so they cannot drive the terminal.
-            Ok(reply) => common::outln!("{}", net::printable(&reply))?,
+            Ok(reply) => show(&reply)?,
             // Raw framing: after the first reply, silence may just mean the
             // server read several of our messages as one, or we read several
             // of its replies as one.
@@ -187,11 +220,35 @@ fn send_message(
     // fails (here: after --timeout-ms with no progress). Small messages on a
     // quiet connection almost always go in one write(), which is exactly why
     // forgetting the loop is a bug that hides until the day it bites.
-    stream
-        .write_all(&bytes)
-        .map_err(|e| send_error(options, e))?;
-    info!("sent {} bytes", bytes.len());
+    if options.split {
+        // --split: the same bytes in two write() calls, as a program does
+        // that writes a header, then a body. The first leaves at once; the
+        // second is small and the first is not yet ACKed, so Nagle's
+        // algorithm holds it back until the ACK comes. A server that waits
+        // for the whole line before it answers sends that ACK only when its
+        // delayed-ACK timer fires: about 40 ms on Linux (docs/tcp-client.md).
+        let (first, rest) = bytes.split_at(bytes.len() / 2);
+        for part in [first, rest] {
+            stream.write_all(part).map_err(|e| send_error(options, e))?;
+        }
+    } else {
+        stream
+            .write_all(&bytes)
+            .map_err(|e| send_error(options, e))?;
+    }
+    log!(detail(options), "sent {} bytes", bytes.len());
     Ok(())
+}
+
+/// The level of the per-message log lines: `info`, but `debug` while
+/// `--repeat` times round trips (a log line per message would flood the
+/// terminal and be part of every measured time).
+fn detail(options: &TcpClientOptions) -> Level {
+    if options.repeat.is_some() {
+        Level::Debug
+    } else {
+        Level::Info
+    }
 }
 
 /// Read one reply, as bytes, without its final newline. Raw framing:
@@ -210,7 +267,7 @@ fn read_reply(
             }
             let mut reply = received.to_vec();
             reader.consume(reply.len());
-            info!("read {} bytes", reply.len());
+            log!(detail(options), "read {} bytes", reply.len());
             while reply.last() == Some(&b'\n') {
                 reply.pop();
             }

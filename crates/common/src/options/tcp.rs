@@ -268,12 +268,27 @@ static CLIENT: Spec = Spec {
             "1",
             "write each message N times in a row before reading (shows TCP has no message boundaries)",
         ),
+        Flag::switch(
+            "split",
+            "send each message in two write() calls, its first half then the rest (shows the Nagle stall)",
+        ),
+        Flag::switch(
+            "nodelay",
+            "set TCP_NODELAY: small writes leave at once instead of waiting for an ACK (Nagle off)",
+        ),
+        Flag::optional(
+            "repeat",
+            "N",
+            "with --message: N round trips (1-10000), then one line: their median and max time",
+        ),
     ],
     examples: &[
         "tcp-client --message 'Hello, Server!'",
         "tcp-client                               # then type lines; 'exit' or Ctrl+D ends",
         "tcp-client --message ping --burst 3      # three writes, how many reads?",
         "tcp-client --message ping --burst 3 --framing line",
+        "tcp-client --framing line --message ping --split --repeat 20            # the 40 ms stall",
+        "tcp-client --framing line --message ping --split --nodelay --repeat 20  # gone",
     ],
 };
 
@@ -290,18 +305,36 @@ pub struct TcpClientOptions {
     pub timeout: Duration,
     /// How many times each message is written, back to back.
     pub burst: usize,
+    /// Each message goes out in two `write` calls: `--split`.
+    pub split: bool,
+    /// `TCP_NODELAY` on the socket: `--nodelay`.
+    pub nodelay: bool,
+    /// `--repeat N`: send the one `--message` N times, one round trip after
+    /// the other, and print their median and longest time. `None` when the
+    /// flag is absent: one exchange, no timing line.
+    pub repeat: Option<usize>,
 }
 
 impl TcpClientOptions {
     /// Parse the flags of `tcp-client`.
     pub fn parse() -> TcpClientOptions {
         let m = CLIENT.parse();
+        let message: Option<String> = m.opt("message");
+        let repeat = m
+            .opt::<String>("repeat")
+            .map(|_| m.get_in("repeat", 1..=10_000));
+        if repeat.is_some() && message.is_none() {
+            crate::cli::usage_error("--repeat needs --message: it times one message, sent N times");
+        }
         TcpClientOptions {
             server: m.server_addr(),
-            message: m.opt("message"),
+            message,
             framing: m.get("framing"),
             timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),
             burst: m.get_in("burst", 1..=1000),
+            split: m.switch("split"),
+            nodelay: m.switch("nodelay"),
+            repeat,
         }
     }
 }
