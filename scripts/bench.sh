@@ -14,7 +14,8 @@
 # Knobs (environment): BENCH_SLICE_MS (one measuring slice, default 300),
 # BENCH_ROUNDS (alternating rounds per comparison, default 7; row 1 spreads
 # them over BENCH_INSTANCES fresh pairs of processes, default 3), BENCH_TRIES
-# (Ctrl+C tries per server, default 20).
+# (Ctrl+C tries per server, default 20), BENCH_NAGLE_REPEAT (round trips per
+# tcp-client run in row 8, default 50).
 #
 # Runs with bash 3.2 and BSD tools (macOS) too. Without `taskset` (macOS has
 # none) rows 1 and 4 run unpinned, and the table says so.
@@ -25,6 +26,8 @@ source scripts/compat.sh
 SLICE_MS=${BENCH_SLICE_MS:-300}
 ROUNDS=${BENCH_ROUNDS:-7}
 TRIES=${BENCH_TRIES:-20}
+# Row 8: round trips per tcp-client run (a stalled one takes about 40 ms).
+NAGLE_REPEAT=${BENCH_NAGLE_REPEAT:-50}
 # Row 1: fresh server processes per comparison, and slices for each.
 INSTANCES=${BENCH_INSTANCES:-3}
 PER_INSTANCE=$(((ROUNDS + INSTANCES - 1) / INSTANCES))
@@ -353,6 +356,32 @@ ctrlc_row udp-broadcast "listen --port 0" "listen" \
 ctrlc_row udp-chunked-transfer "receive --port 0 --out $WORK/received.bin" "receive"
 ctrlc_row udp-chunked-transfer "receive --port 0 --out $WORK/received.bin" "receive" \
   "$REL/udp-chunked-transfer send $WORK/load.bin --port {port}" " sends "
+
+# ------------------------------------- 8. the Nagle/delayed-ACK stall --
+# tcp-client --repeat times NAGLE_REPEAT round trips of one line-framed
+# message to tcp-server --framing line: in one write, in two (--split), and
+# in two with TCP_NODELAY. The split one waits for the server's delayed ACK.
+progress "8. Nagle stall: tcp-client --split with and without --nodelay ($NAGLE_REPEAT round trips each)"
+start tcp-server --framing line --port 0
+nagle_port=${SADDR##*:}
+# nagle_median FLAGS...: the median (ms) of tcp-client's summary line, or
+# empty if it printed none.
+nagle_median() {
+  RUST_LOG=warn "$REL/tcp-client" --port "$nagle_port" --framing line --message ping \
+    --repeat "$NAGLE_REPEAT" "$@" 2>>"$WORK/nagle.err" |
+    sed -n 's/^.* round trips, median \([0-9.]*\) ms, max \([0-9.]*\) ms$/\1 \2/p'
+}
+nagle_one=$(nagle_median)
+nagle_split=$(nagle_median --split)
+nagle_nodelay=$(nagle_median --split --nodelay)
+stop_all
+# "MEDIAN MAX" -> "median X ms, max Y ms"
+nagle_words() { awk -v m="${1% *}" -v x="${1#* }" 'BEGIN { if (m == "") print "no summary line"; else printf "median %s ms, max %s ms", m, x }'; }
+nagle_ratio=$(ratio "${nagle_split% *}" "$(max "${nagle_nodelay% *}" 0.001)")
+[ -n "$nagle_split" ] && [ -n "$nagle_nodelay" ] || nagle_ratio=n/a
+row 8 "tcp-client --split / --split --nodelay, median round trip, tcp-server --framing line" "$nagle_ratio" \
+  "--split: $(nagle_words "$nagle_split"); --split --nodelay: $(nagle_words "$nagle_nodelay"); one write: $(nagle_words "$nagle_one"); $NAGLE_REPEAT round trips each" \
+  "≥ 20" "$(meets "$nagle_ratio" ">=" 20)"
 
 # ------------------------------------------------------ 7. build time --
 crates=$(find crates -mindepth 2 -maxdepth 2 -name Cargo.toml | count_lines)
