@@ -198,7 +198,7 @@ part_close() {
   echo "== close: the server hangs up first (idle timeout), TIME_WAIT on the server's side =="
   server "$NS_A" tcp-server --port 0 --idle-timeout-ms 300 || return
   capture_start "$NS_A" lo "tcp port $PORT"
-  show "a client that connects and says nothing, reads what comes, then closes"
+  show "bash -c 'exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <&3'    # says nothing, reads, closes"
   # bash's /dev/tcp: a client that only reads, then closes after the FIN.
   in_a timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'; cat <&3; exec 3<&-' | sed 's/^/    /'
   capture_stop 'Flags \[F' 2
@@ -211,7 +211,7 @@ part_rst() {
   echo "== rst: a close with unread data sends a reset, not a FIN =="
   server "$NS_A" tcp-server --port 0 --reply echo || return
   capture_start "$NS_A" lo "tcp port $PORT"
-  show "a client that sends hello, never reads the reply, and closes"
+  show "bash -c 'exec 3<>/dev/tcp/127.0.0.1/$PORT; printf hello >&3; (the reply arrives); exec 3<&-'    # never reads"
   local cap=$CAP
   # Wait until the reply has arrived (it sits unread in the client's socket),
   # then close: the kernel throws the unread bytes away and sends RST.
@@ -239,7 +239,7 @@ part_nagle() {
   for flags in "" "--nodelay"; do
     capture_start "$NS_A" lo "tcp port $PORT"
     # shellcheck disable=SC2086
-    show "tcp-client --port $PORT --framing line --split --repeat 3 $flags --message hello-nagle"
+    show "tcp-client --port $PORT --framing line --split --repeat 3${flags:+ $flags} --message hello-nagle"
     # shellcheck disable=SC2086
     in_a timeout 20 "$BIN/tcp-client" --port "$PORT" --framing line --split --repeat 3 $flags \
       --message hello-nagle 2>&1 | sed 's/^/    /'
