@@ -43,7 +43,13 @@ FAILED=0
 
 cleanup() {
   local pid
+  # Each pid is a `timeout`, which passes TERM on to the program it runs
+  # (KILL it could not), so TERM first; KILL what is left a second later.
   for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    timeout 1 tail --pid="$pid" -f /dev/null 2>/dev/null
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   done
   ip netns del "$NS_A" 2>/dev/null
