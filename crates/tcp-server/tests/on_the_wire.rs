@@ -43,12 +43,7 @@ fn missing_prerequisite(bin_dir: &Path) -> Option<String> {
     if !cfg!(target_os = "linux") {
         return Some("network namespaces exist only on Linux".into());
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string));
-    if euid.as_deref() != Some("0") {
+    if !common::testing::is_root() {
         return Some("not running as root (network namespaces and tcpdump need root)".into());
     }
     for tool in ["ip", "ss", "tcpdump", "timeout"] {

@@ -41,12 +41,7 @@ fn missing_prerequisite() -> Option<String> {
     if !cfg!(target_os = "linux") {
         return Some("network namespaces exist only on Linux".into());
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string));
-    if euid.as_deref() != Some("0") {
+    if !common::testing::is_root() {
         return Some("not running as root (creating network namespaces needs root)".into());
     }
     match Command::new("ip").arg("-V").output() {

@@ -431,6 +431,18 @@ pub fn example(package_dir: &str, name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Whether this process runs as root (its effective uid, from
+/// `/proc/self/status`, is 0), as network namespaces and tcpdump need.
+/// Always `false` off Linux.
+pub fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string));
+    cfg!(target_os = "linux") && euid.as_deref() == Some("0")
+}
+
 /// Whether this Windows test runs under Wine rather than on Windows: Wine
 /// hands its Unix environment on to Windows programs, and its launcher sets
 /// `WINELOADER`. For the few checks of things Wine does not do as Windows
