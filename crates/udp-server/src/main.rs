@@ -111,15 +111,12 @@ fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &Shutd
         }
         let (len, peer) = match received {
             Ok(received) => received,
-            // Windows only: a reply of ours met a closed port (ICMP "port
-            // unreachable"), and it says so here. That client left; go on.
-            Err(e) if net::is_port_unreachable(&e) => {
-                info!("a client had gone before our reply came (port unreachable)");
-                continue;
-            }
             Err(e) => {
                 // One bad datagram must not stop the server: log, go on.
-                warn!("recv_from failed: {e}");
+                // (On Windows this includes ICMP "port unreachable": a reply
+                // of ours met a client that had left, and the next recv_from
+                // says so. `log_recv_error` tells that apart.)
+                net::log_recv_error(&e);
                 continue;
             }
         };
