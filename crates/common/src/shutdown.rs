@@ -69,10 +69,10 @@ impl Wake {
             Wake::Connect(addr) => {
                 // The connection is closed again at once; the server sees
                 // the flag before it reads anything from it.
-                TcpStream::connect_timeout(&reachable(addr), WAKE_TIMEOUT).map(drop)
+                TcpStream::connect_timeout(&crate::net::destination(addr), WAKE_TIMEOUT).map(drop)
             }
             Wake::Datagram(addr) => {
-                let to = reachable(addr);
+                let to = crate::net::destination(addr);
                 let any: IpAddr = match to {
                     SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
                     SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
@@ -82,12 +82,6 @@ impl Wake {
             }
         }
     }
-}
-
-/// `addr` as a destination: `0.0.0.0` and `::` (every interface) are
-/// reached at loopback, which they include.
-fn reachable(addr: SocketAddr) -> SocketAddr {
-    crate::net::destination(addr)
 }
 
 impl Shutdown {
