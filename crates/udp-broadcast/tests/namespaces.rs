@@ -15,13 +15,13 @@
 //! failure, so the namespace test cannot silently stop running.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Output;
 
+use common::testing::netns::{
+    missing_prerequisite, must, run_in as run_in_ns, say, skip, start_in, wait_for, Namespaces,
+};
 use common::testing::udp_server::SHUTDOWN_BUDGET;
-use common::testing::{run, Lesson, WAIT};
+use common::testing::{Lesson, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 
@@ -30,160 +30,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 /// recognise.
 const PREFIX: &str = "udpbc-";
 
-/// A line on the real stderr. libtest captures `eprintln!` of a passing
-/// test, so that line would never reach the CI log; a direct write does.
-fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// Why these tests cannot run on this machine, if they cannot.
-fn missing_prerequisite() -> Option<String> {
-    if !cfg!(target_os = "linux") {
-        return Some("network namespaces exist only on Linux".into());
-    }
-    if !common::testing::is_root() {
-        return Some("not running as root (creating network namespaces needs root)".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(out) if out.status.success() => None,
-        _ => Some("`ip` from iproute2 is not installed".into()),
-    }
-}
-
-/// Say why a test is skipped, or fail it when running on CI.
-fn skip(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: cannot run, and CI is set so a skip is a failure: {why}");
-    }
-    say(&format!("{test}: skipped: {why}"));
-}
-
-/// Run `ip ARGS`, for at most WAIT; the error holds its stderr. It never
-/// panics, so the Drop guard can use it while a failed test unwinds.
-fn ip(args: &[&str]) -> Result<Output, String> {
-    let mut child = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run ip: {e}"))?;
-    let deadline = Instant::now() + WAIT;
-    // `ip` prints little, so its output fits in the pipes while we poll.
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("ip {} took over {WAIT:?}", args.join(" ")));
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// `ip ARGS` that must work.
-fn must(args: &[&str]) -> Output {
-    ip(args).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The names of all network namespaces (`ip netns list` prints `NAME` or
-/// `NAME (id: N)` per line).
-fn list_namespaces() -> Vec<String> {
-    let out = ip(&["netns", "list"]).map(|o| o.stdout).unwrap_or_default();
-    String::from_utf8_lossy(&out)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect()
-}
-
-/// The namespaces of one test. Dropping it deletes them (and anything else
-/// with its prefix), whether the test passed or panicked.
-struct Namespaces {
-    prefix: String,
-    created: Vec<String>,
-}
-
-impl Namespaces {
-    /// Delete what crashed runs left behind (namespaces with our prefix whose
-    /// process is gone), then start a fresh set for `test`.
-    fn new(test: &str) -> Namespaces {
-        for name in list_namespaces() {
-            let pid = name
-                .strip_prefix(PREFIX)
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok());
-            if let Some(pid) = pid {
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = ip(&["netns", "delete", &name]);
-                }
-            }
-        }
-        Namespaces {
-            prefix: format!("{PREFIX}{}-{test}-", std::process::id()),
-            created: Vec::new(),
-        }
-    }
-
-    /// Create the namespace `PREFIX-PID-TEST-suffix` and return its name.
-    fn add(&mut self, suffix: &str) -> Result<String, String> {
-        let name = format!("{}{suffix}", self.prefix);
-        ip(&["netns", "add", &name])?;
-        self.created.push(name.clone());
-        Ok(name)
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in self.created.drain(..).rev() {
-            let _ = ip(&["netns", "delete", &name]);
-        }
-        for name in list_namespaces() {
-            if name.starts_with(&self.prefix) {
-                let _ = ip(&["netns", "delete", &name]);
-            }
-        }
-    }
-}
-
-/// Poll `ip ARGS` until its output contains `needle`, for at most WAIT.
-fn wait_for(args: &[&str], needle: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let out = must(args);
-        if String::from_utf8_lossy(&out.stdout).contains(needle) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`ip {}` never showed {needle:?}",
-            args.join(" ")
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A listener inside namespace `ns`.
 fn listener_in(ns: &str, args: &[&str]) -> Lesson {
-    let mut all = vec!["netns", "exec", ns, BIN, "listen"];
+    let mut all = vec!["listen"];
     all.extend_from_slice(args);
-    Lesson::start("ip", &all)
+    start_in(ns, BIN, &all)
 }
 
 /// `udp-broadcast ARGS` inside namespace `ns`, to completion.
 fn run_in(ns: &str, args: &[&str]) -> Output {
-    let mut all = vec!["netns", "exec", ns, BIN];
-    all.extend_from_slice(args);
-    run("ip", &all, "", WAIT)
+    run_in_ns(ns, BIN, args, "")
 }
 
 #[test]
@@ -195,7 +51,7 @@ fn discover_across_three_namespaces() {
     }
     // Declared first, so it is dropped last: after the listeners have been
     // killed, the namespaces are deleted.
-    let mut netns = Namespaces::new("bc");
+    let mut netns = Namespaces::new(PREFIX, "bc");
     let bridge = match netns.add("br") {
         Ok(name) => name,
         Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
@@ -319,7 +175,7 @@ fn port_zero_never_lands_on_a_shared_port() {
     if let Some(why) = missing_prerequisite() {
         return skip(TEST, &why);
     }
-    let mut netns = Namespaces::new("p0");
+    let mut netns = Namespaces::new(PREFIX, "p0");
     let ns = match netns.add("solo") {
         Ok(name) => name,
         Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
@@ -380,7 +236,7 @@ fn example_answers_another_host() {
         return skip(TEST, &why);
     }
     let example = common::testing::example(env!("CARGO_MANIFEST_DIR"), "udp-broadcast-tutorial");
-    let mut netns = Namespaces::new("ex");
+    let mut netns = Namespaces::new(PREFIX, "ex");
     let a = match netns.add("a") {
         Ok(name) => name,
         Err(e) => return skip(TEST, &format!("cannot create a network namespace: {e}")),
