@@ -1,4 +1,5 @@
-//! Shared pieces of the benchmark and stress tools. Not a lesson.
+//! The benchmark of `scripts/bench.sh`. Not a lesson. (The stress suite
+//! is its own package, `crates/stress`.)
 //!
 //! `loadgen` (the load generator of `scripts/bench.sh`) is built from the
 //! [`loadgen`] module; the bare echo servers it is compared against are
@@ -23,14 +24,6 @@ pub fn require_loopback(addr: SocketAddr) -> Result<SocketAddr, String> {
         ))
     }
 }
-
-/// Send `signal` to the process `pid` (through the `kill` command; see
-/// [`common::testing::send_signal`]). The callers only pass the pid of a
-/// child they spawned and have not reaped, so it cannot be another's.
-pub use common::testing::send_signal;
-
-/// The signal numbers, the same on Linux, macOS and the BSDs.
-pub use common::testing::{SIGINT, SIGKILL};
 
 /// The value `q` (0.0 to 1.0) of the way up a sorted slice, or 0 when empty.
 pub fn quantile(sorted: &[u32], q: f64) -> u32 {

@@ -13,6 +13,7 @@
 //! | [`net`]      | small socket helpers: timeouts, friendly bind errors, previews    |
 //! | [`reply`]    | the reply styles of the tutorials (`Message received`, echo, …)   |
 //! | [`limit`]    | a counting limit that keeps threaded servers from spawning forever |
+//! | [`rng`]      | SplitMix64: seeded, repeatable random numbers                     |
 //! | [`time`]     | UTC timestamps without a date/time dependency                    |
 //! | `testing`    | (feature `testing`) spawn a lesson binary from an integration test |
 
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod net;
 pub mod options;
 pub mod reply;
+pub mod rng;
 pub mod shutdown;
 pub mod time;
 

@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::options::tcp::{BUSY_LINE, MAX_REPLY};
-use common::testing::{finish, run, spawn_piped, WAIT};
+use common::testing::{run, spawn_piped, wait_output, WAIT};
 use socket2::{Domain, SockRef, Socket, Type};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
@@ -337,7 +337,7 @@ fn goodbye_line_is_not_a_reply() {
     server.join().unwrap();
     stdin.write_all(b"second\n").unwrap();
     drop(stdin);
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(stdout(&out), "Echo: first\n");
@@ -451,7 +451,7 @@ fn busy_line_unasked_is_an_error() {
     server.join().unwrap();
     stdin.write_all(b"hello?\n").unwrap();
     drop(stdin);
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("is busy: it serves at most"), "{err}");

@@ -16,33 +16,9 @@
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::rng::SplitMix64;
+
 use crate::options::Simulation;
-
-/// SplitMix64: a tiny, fast, well-mixed generator (Steele, Lea and Flood,
-/// 2014). Not for secrets; plenty for coin flips.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `true` with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        // The top 53 bits make a uniform number in [0, 1).
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        unit < p
-    }
-}
 
 /// A transfer id nobody can guess in advance: the clock and the process id,
 /// well mixed.
@@ -155,14 +131,6 @@ mod tests {
             reorder,
             seed,
         }
-    }
-
-    #[test]
-    fn splitmix_reference_values() {
-        // The first outputs for seed 0, as in the reference implementation.
-        let mut rng = SplitMix64::new(0);
-        assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
     }
 
     #[test]

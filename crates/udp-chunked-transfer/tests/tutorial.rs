@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::testing::{example, finish, killed_by, python3, run, Lesson, SIGTERM, WAIT};
+use common::testing::{example, killed_by, python3, run, wait_output, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 
@@ -289,7 +289,7 @@ fn tutorial_takes_a_file_name_that_is_not_utf8() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

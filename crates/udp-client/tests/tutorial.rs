@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::testing::{example, finish, python3, run, spawn_piped, Lesson, WAIT};
+use common::testing::{example, python3, run, spawn_piped, wait_output, Lesson, WAIT};
 
 fn tutorial() -> String {
     example(env!("CARGO_MANIFEST_DIR"), "udp-client-tutorial")
@@ -152,7 +152,7 @@ fn tutorial_client_believes_a_stranger() {
     stranger.send_to(b"pay 100 to Mallory", client).unwrap();
     stdin.write_all(b"exit\n").unwrap();
     drop(stdin);
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     assert_eq!(text(&out.stdout), "Server response: pay 100 to Mallory\n");
 }
 

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 
-use common::testing::{finish, run, spawn_piped, WAIT};
+use common::testing::{run, spawn_piped, wait_output, WAIT};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
 
@@ -93,7 +93,7 @@ fn stdin_bytes_are_sent_as_they_are() {
         .unwrap()
         .write_all(b"\xff\xfeA\r\n")
         .unwrap();
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(server.join().unwrap(), ["\u{fffd}\u{fffd}A"]);
 }
@@ -197,7 +197,7 @@ fn a_late_duplicate_reply_is_not_the_next_answer() {
     duplicate_queued.recv_timeout(WAIT).unwrap();
     stdin.write_all(b"second\n").unwrap();
     drop(stdin);
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     server.join().unwrap();
     assert_eq!(stdout(&out), "reply 1\nreply 2\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("dropping a late reply"));
@@ -264,7 +264,7 @@ fn closed_stdout_is_an_error_not_a_panic() {
     let mut buf = [0u8; 64];
     let (n, from) = server.recv_from(&mut buf).unwrap();
     server.send_to(&buf[..n], from).unwrap();
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -307,7 +307,7 @@ fn a_stranger_is_not_the_server() {
     stranger.send_to(b"pay 100 to Mallory", client).unwrap();
     // The stranger's datagram is queued before the real reply is sent.
     server.send_to(b"the real reply", client).unwrap();
-    let out = finish(child, WAIT);
+    let out = wait_output(child, WAIT);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "the real reply\n");
     let stderr = String::from_utf8_lossy(&out.stderr);

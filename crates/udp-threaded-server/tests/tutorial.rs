@@ -3,13 +3,10 @@
 //! docs/udp-threaded-server.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::testing::udp_server as scenario;
-use common::testing::{example, python3, udp_socket_for, udp_text, WAIT};
+use common::testing::{example, python3, udp_socket_for, udp_text, Launch, WAIT};
 
 fn tutorial() -> String {
     example(env!("CARGO_MANIFEST_DIR"), "udp-threaded-server-tutorial")
@@ -91,22 +88,11 @@ fn tutorial_invalid_utf8_kills_only_its_thread() {
     ignore = "counts threads or memory in /proc/PID, which only Linux has"
 )]
 fn tutorial_threads_pile_up_when_handlers_stall() {
-    let mut child = Command::new(tutorial())
-        .arg("127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let server = Launch::new(tutorial())
+        .args(&["127.0.0.1:0"])
+        .unread_stdout()
+        .start();
+    let addr = server.addr();
     // From here on nobody reads `stdout` (kept open, so writes block).
     let flood = udp_socket_for(addr);
     let deadline = Instant::now() + WAIT;
@@ -120,10 +106,9 @@ fn tutorial_threads_pile_up_when_handlers_stall() {
             let _ = flood.send_to(&[b'x'; 1000], addr);
             sent += 1;
         }
-        threads = thread_count(child.id());
+        threads = thread_count(server.pid());
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 }
 
 /// Break: Ctrl+C kills it without a word.

@@ -8,21 +8,17 @@
 //! the signal, spread evenly over `pause_max`, so that any such interval is
 //! sampled all over.
 
-use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::send_signal;
+use common::testing::{Launch, SIGINT};
 
 /// How long a server may take to print `listening on`, and to exit after
 /// SIGINT before it is killed and counted as a failure.
 const PATIENCE: Duration = Duration::from_secs(5);
-
-/// How often to check whether the server has exited.
-const POLL: Duration = Duration::from_micros(200);
 
 /// What to start and how often.
 #[derive(Debug, Clone)]
@@ -113,100 +109,59 @@ pub fn run(plan: &CtrlcRun) -> CtrlcReport {
 /// One start, (load,) pause, SIGINT, `server closed`, exit. `Ok((time,
 /// clean))`: `clean` is exit code 0 and the expected log line.
 fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String> {
-    let mut child = Command::new(&plan.bin)
+    // The shared harness starts the server, waits for `listening on`,
+    // collects its log and kills it when dropped, whatever happens.
+    let mut server = Launch::new(&plan.bin)
         .args(&plan.args)
         .env("RUST_LOG", &plan.log_level)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", plan.bin.display()))?;
-    let pid = child.id();
-
-    // Drain both pipes in the background, so the server never blocks on a
-    // full pipe. stdout: the first line is passed on. stderr: every line,
-    // with the moment it was read, and the whole text at the end.
-    let (line_tx, line_rx) = mpsc::channel();
-    let stdout = child.stdout.take();
-    let out_reader = thread::spawn(move || {
-        let Some(out) = stdout else { return };
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let _ = line_tx.send(line);
-        }
-    });
-    let (log_tx, log_rx) = mpsc::channel::<(Instant, String)>();
-    let stderr = child.stderr.take();
-    let err_reader = thread::spawn(move || {
-        let mut text = String::new();
-        let Some(err) = stderr else { return text };
-        for line in BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            let _ = log_tx.send((Instant::now(), line.clone()));
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-
+        .patience(PATIENCE)
+        .try_start()?;
+    // A server on 0.0.0.0 or :: is reached at loopback.
+    let to = common::net::destination(server.try_addr()?);
     let mut load = None;
     let outcome = (|| {
-        let addr = match line_rx.recv_timeout(PATIENCE) {
-            Ok(line) => line
-                .strip_prefix("listening on ")
-                .map(str::to_string)
-                .ok_or_else(|| format!("unexpected first line {line:?}"))?,
-            Err(_) => return Err("no `listening on` line".to_string()),
-        };
         if let Some(command) = &plan.load {
-            load = Some(start_load(command, &addr)?);
-            wait_for_line(&log_rx, &plan.load_seen).ok_or_else(|| {
-                format!("the load never showed in the log ({:?})", plan.load_seen)
-            })?;
-        }
-        thread::sleep(pause);
-        let sent = Instant::now();
-        send_signal(pid, crate::SIGINT).map_err(|e| format!("kill: {e}"))?;
-        let closed = if plan.expect_log.is_empty() {
-            None
-        } else {
-            wait_for_line(&log_rx, &plan.expect_log)
-        };
-        // waitpid(WNOHANG) every POLL.
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    let until = closed.unwrap_or_else(Instant::now);
-                    return Ok((until.saturating_duration_since(sent), status.success()));
-                }
-                Ok(None) if sent.elapsed() > PATIENCE => {
-                    return Err(format!("still running {PATIENCE:?} after SIGINT"))
-                }
-                Ok(None) => thread::sleep(POLL),
-                Err(e) => return Err(format!("waitpid: {e}")),
+            load = Some(start_load(command, to)?);
+            if !server.wait_stderr(&plan.load_seen, PATIENCE) {
+                return Err(format!(
+                    "the load never showed in the log ({:?})",
+                    plan.load_seen
+                ));
             }
         }
+        thread::sleep(pause);
+        let mark = server.stderr_len();
+        let sent = Instant::now();
+        server.try_signal(SIGINT)?;
+        // The moment the log shows the line (the reader wakes this wait
+        // as soon as the bytes arrive).
+        let closed = (!plan.expect_log.is_empty()
+            && server.wait_stderr_from(mark, &plan.expect_log, PATIENCE))
+        .then(Instant::now);
+        let left = PATIENCE.saturating_sub(sent.elapsed());
+        let status = server
+            .try_wait_exit(left)
+            .ok_or_else(|| format!("still running {PATIENCE:?} after SIGINT"))?;
+        let until = closed.unwrap_or_else(Instant::now);
+        Ok((until.saturating_duration_since(sent), status.success()))
     })();
     if outcome.is_err() {
-        // Leave no process behind. `Child::kill` does nothing to a child
-        // that was already reaped, so it cannot hit a recycled pid.
-        let _ = child.kill();
+        // Leave no process behind (it is our child, not yet reaped).
+        server.kill_now();
     }
-    let _ = child.wait();
     if let Some(mut load) = load {
         let _ = load.kill();
         let _ = load.wait();
     }
-    let _ = out_reader.join();
-    let log = err_reader.join().unwrap_or_default();
     let (elapsed, exited_ok) = outcome?;
+    let log = server.stderr();
     let logged = plan.expect_log.is_empty() || log.contains(&plan.expect_log);
     if !exited_ok || !logged {
         log::warn!(
-            "{}: exit ok {exited_ok}, logged {:?} {logged}; last log lines:\n{}",
+            "{}: exit ok {exited_ok}, logged {:?} {logged}; last log lines: {}",
             plan.bin.display(),
             plan.expect_log,
-            last_lines(&log, 5)
+            server.stderr_tail(5)
         );
     }
     Ok((elapsed, exited_ok && logged))
@@ -216,12 +171,7 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
 /// (`{host}` and `{port}` by its parts). Its
 /// output is not wanted; it stops by itself (its own count and time
 /// limits) or is killed after the try.
-fn start_load(command: &str, addr: &str) -> Result<Child, String> {
-    // A server on 0.0.0.0 or :: is reached at loopback.
-    let to = match addr.parse() {
-        Ok(bound) => common::net::destination(bound),
-        Err(_) => return Err(format!("`listening on {addr}`: not an address")),
-    };
+fn start_load(command: &str, to: SocketAddr) -> Result<Child, String> {
     let words: Vec<String> = command
         .split_whitespace()
         .map(|w| {
@@ -238,26 +188,4 @@ fn start_load(command: &str, addr: &str) -> Result<Child, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start the load {program}: {e}"))
-}
-
-/// The moment the server logged a line containing `text`, or `None` after
-/// [`PATIENCE`].
-fn wait_for_line(log: &mpsc::Receiver<(Instant, String)>, text: &str) -> Option<Instant> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match log.recv_timeout(left) {
-            Ok((at, line)) if line.contains(text) => return Some(at),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-}
-
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines
-        .get(lines.len().saturating_sub(n)..)
-        .unwrap_or_default()
-        .join("\n")
 }

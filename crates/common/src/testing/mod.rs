@@ -7,17 +7,20 @@
 //! the test instead of hanging CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod command_lines;
+mod lesson;
 pub mod netns;
 pub mod tcp_server;
 pub mod udp_server;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub use lesson::{kill_every_lesson, Launch, Lesson, Ran};
 
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -85,186 +88,8 @@ pub fn kill_hard(pid: u32) {
     let _ = send_signal(pid, SIGKILL);
 }
 
-/// A lesson binary running in the background. Killed when dropped.
-pub struct Lesson {
-    child: Child,
-    addr: Option<SocketAddr>,
-    stdout: Receiver<String>,
-    stderr: Arc<(Mutex<String>, Condvar)>,
-    stderr_reader: Option<thread::JoinHandle<()>>,
-}
-
-impl Lesson {
-    /// Start `bin` with `args` and wait for its `listening on ADDR` line.
-    pub fn start(bin: &str, args: &[&str]) -> Lesson {
-        let mut lesson = Lesson::spawn(bin, args);
-        let line = lesson.stdout_line(WAIT).unwrap_or_else(|| {
-            panic!(
-                "{bin} printed no `listening on` line; stderr:\n{}",
-                lesson.stderr()
-            )
-        });
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from {bin}: {line:?}"));
-        lesson.addr = Some(addr);
-        lesson
-    }
-
-    /// Start `bin` without waiting for anything. stdin is closed; stdout and
-    /// stderr are collected in the background (so a chatty server can never
-    /// block on a full pipe).
-    pub fn spawn(bin: &str, args: &[&str]) -> Lesson {
-        let mut child = Command::new(bin)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("LESSON_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
-        let stderr_reader = thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-                sink.1.notify_all();
-            }
-        });
-        Lesson {
-            child,
-            addr: None,
-            stdout,
-            stderr,
-            stderr_reader: Some(stderr_reader),
-        }
-    }
-
-    /// The address from the `listening on` line.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-            .expect("started with Lesson::spawn, which reads no address")
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The next line on stdout, or `None` after `timeout`.
-    pub fn stdout_line(&self, timeout: Duration) -> Option<String> {
-        self.stdout.recv_timeout(timeout).ok()
-    }
-
-    /// The next line on stdout; panics with the stderr so far if none
-    /// comes within [`WAIT`].
-    pub fn next_stdout_line(&self) -> String {
-        self.stdout_line(WAIT)
-            .unwrap_or_else(|| panic!("no line on stdout; stderr:\n{}", self.stderr()))
-    }
-
-    /// Everything written to stderr so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.0.lock().unwrap().clone()
-    }
-
-    /// Wait until stderr contains `needle`; `false` after `timeout`.
-    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (lock, cv) = &*self.stderr;
-        let mut text = lock.lock().unwrap();
-        while !text.contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            text = cv.wait_timeout(text, left).unwrap().0;
-        }
-        true
-    }
-
-    /// Send a signal ([`SIGINT`], [`SIGTERM`], ...). Our own child, not
-    /// yet reaped, so the pid cannot belong to anybody else.
-    pub fn signal(&self, signal: i32) {
-        send_signal(self.child.id(), signal).unwrap();
-    }
-
-    /// Send SIGINT, as Ctrl+C does.
-    pub fn interrupt(&self) {
-        self.signal(SIGINT);
-    }
-
-    /// Wait for the process to exit; panics (with its stderr) after `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Collect what the process wrote last (the reader ends at EOF).
-                if let Some(reader) = self.stderr_reader.take() {
-                    let _ = reader.join();
-                }
-                return status;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "still running after {timeout:?}; stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    /// SIGINT, then how long it took to exit and the exit status.
-    pub fn interrupt_and_time(&mut self) -> (Duration, ExitStatus) {
-        let start = Instant::now();
-        self.interrupt();
-        let status = self.wait_exit(WAIT);
-        (start.elapsed(), status)
-    }
-
-    /// Wait until stderr holds `needle`, with the stderr in the panic
-    /// message when it never comes.
-    pub fn expect_stderr(&self, needle: &str) {
-        assert!(
-            self.wait_stderr(needle, WAIT),
-            "stderr never showed {needle:?}; it was:\n{}",
-            self.stderr()
-        );
-    }
-}
-
-impl Drop for Lesson {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Start `bin` with stdin, stdout and stderr all piped, for a test that
-/// feeds stdin in steps. Collect it with [`finish`].
+/// feeds stdin in steps. Collect it with [`wait_output`].
 pub fn spawn_piped(bin: &str, args: &[&str]) -> Child {
     Command::new(bin)
         .args(args)
@@ -278,7 +103,7 @@ pub fn spawn_piped(bin: &str, args: &[&str]) -> Child {
 /// Wait for a child started by [`spawn_piped`] and collect its output; kill
 /// it and panic if it takes longer than `timeout`, so a hung program fails
 /// the test instead of hanging CI.
-pub fn finish(child: Child, timeout: Duration) -> Output {
+pub fn wait_output(child: Child, timeout: Duration) -> Output {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -301,7 +126,7 @@ pub fn run(bin: &str, args: &[&str], stdin: &str, timeout: Duration) -> Output {
     let writer = thread::spawn(move || {
         let _ = input.write_all(text.as_bytes());
     });
-    let output = finish(child, timeout);
+    let output = wait_output(child, timeout);
     let _ = writer.join();
     output
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::Server;
+use crate::process::Proc;
 use crate::report::{mib, ms};
-use crate::rng::Rng;
+use common::rng::SplitMix64;
+use common::testing::Lesson;
 
 /// The largest UDP payload over IPv4.
 pub const MAX_PAYLOAD: usize = 65_507;
@@ -137,7 +138,7 @@ const KINDS: [&str; 8] = [
 ];
 
 /// Bytes that are not UTF-8, embedded in otherwise plain text.
-fn invalid_utf8(rng: &mut Rng) -> Vec<u8> {
+fn invalid_utf8(rng: &mut SplitMix64) -> Vec<u8> {
     const BAD: [&[u8]; 8] = [
         &[0xff],
         &[0xfe, 0xff],
@@ -153,14 +154,14 @@ fn invalid_utf8(rng: &mut Rng) -> Vec<u8> {
     if let Some(bad) = rng.pick(&BAD) {
         out.extend_from_slice(bad);
     }
-    if rng.chance(50) {
+    if rng.percent(50) {
         out.extend(std::iter::repeat(b'z').take(rng.range(0, 200)));
     }
     out
 }
 
 /// Valid UTF-8 that is unkind to logs and terminals.
-fn odd_text(rng: &mut Rng) -> Vec<u8> {
+fn odd_text(rng: &mut SplitMix64) -> Vec<u8> {
     const PIECES: [&str; 9] = [
         "\u{1b}[2J\u{1b}[31m",
         "\r\n",
@@ -183,7 +184,7 @@ fn odd_text(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// One hostile datagram of kind `i % 8`.
-fn hostile(i: usize, rng: &mut Rng, fake: &dyn Fn(&mut Rng) -> Vec<u8>) -> Vec<u8> {
+fn hostile(i: usize, rng: &mut SplitMix64, fake: &dyn Fn(&mut SplitMix64) -> Vec<u8>) -> Vec<u8> {
     match i % KINDS.len() {
         0 => Vec::new(),
         1 => rng.bytes(1),
@@ -192,7 +193,7 @@ fn hostile(i: usize, rng: &mut Rng, fake: &dyn Fn(&mut Rng) -> Vec<u8>) -> Vec<u
             rng.bytes(len)
         }
         3 => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 vec![b'x'; MAX_PAYLOAD]
             } else {
                 rng.bytes(MAX_PAYLOAD)
@@ -201,7 +202,7 @@ fn hostile(i: usize, rng: &mut Rng, fake: &dyn Fn(&mut Rng) -> Vec<u8>) -> Vec<u
         4 => invalid_utf8(rng),
         5 => {
             let mut out = vec![0u8; rng.range(1, 2048)];
-            if rng.chance(50) {
+            if rng.percent(50) {
                 out.splice(0..0, b"ECHO ".iter().copied());
             }
             out
@@ -281,12 +282,12 @@ impl Flood {
 /// counting the replies that come back. `fake` makes the protocol-specific
 /// "fake header" datagrams.
 pub fn flood(
-    server: &Server,
+    server: &Lesson,
     count: usize,
     seed: u64,
-    fake: &dyn Fn(&mut Rng) -> Vec<u8>,
+    fake: &dyn Fn(&mut SplitMix64) -> Vec<u8>,
 ) -> Result<Flood, String> {
-    let addr = loopback(server.addr()?);
+    let addr = loopback(server.try_addr()?);
     let socket = socket_for(addr, Duration::from_millis(50))?;
     let drain = socket.try_clone().map_err(|e| format!("try_clone: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -309,7 +310,7 @@ pub fn flood(
         rss_start: server.rss_kib().unwrap_or(0),
         ..Flood::default()
     };
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     let start = Instant::now();
     for i in 0..count {
         let datagram = hostile(i, &mut rng, fake);

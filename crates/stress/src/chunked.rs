@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use crate::process::{check_log, Bins, Server};
+use crate::chunked_wire::fake_packet;
+use crate::process::{self, check_log, Bins};
 use crate::report::{median_max, ms, Outcome, Report};
-use crate::rng::Rng;
 use crate::shutdown::BUDGET;
 use crate::udp::{self, loopback};
 use crate::Plan;
+use common::rng::SplitMix64;
+use common::testing::Lesson;
 
 const BIN: &str = "udp-chunked-transfer";
 /// The simulated link of the transfer checks, on both sides (data one way,
@@ -69,7 +71,7 @@ impl Drop for Scratch {
 }
 
 /// Write `len` random bytes to `path`.
-fn make_file(path: &Path, len: usize, rng: &mut Rng) -> Result<Vec<u8>, String> {
+fn make_file(path: &Path, len: usize, rng: &mut SplitMix64) -> Result<Vec<u8>, String> {
     let bytes = rng.bytes(len);
     fs::write(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(bytes)
@@ -95,67 +97,6 @@ fn same(path: &Path, expected: &[u8]) -> Result<(), String> {
     }
 }
 
-fn be32(v: u32) -> [u8; 4] {
-    v.to_be_bytes()
-}
-
-/// A HELLO: `[1][version][id][size u64][chunk u32][count u32][window u32]`.
-fn hello(version: u8, id: u32, size: u64, chunk: u32, count: u32, window: u32) -> Vec<u8> {
-    let mut out = vec![1, version];
-    out.extend_from_slice(&be32(id));
-    out.extend_from_slice(&size.to_be_bytes());
-    out.extend_from_slice(&be32(chunk));
-    out.extend_from_slice(&be32(count));
-    out.extend_from_slice(&be32(window));
-    out
-}
-
-/// Datagrams in the reliable protocol's format that no receiver should
-/// accept: HELLOs that do not add up, are too big or of another version,
-/// and DATA, ACK, FIN, DONE, ERROR of transfers that do not exist.
-fn fake_packet(rng: &mut Rng) -> Vec<u8> {
-    let id = rng.next_u64() as u32;
-    match rng.range(0, 9) {
-        0 => {
-            let version = *rng.pick(&[0u8, 2, 255]).unwrap_or(&0);
-            hello(version, id, 1000, 100, 10, 8)
-        }
-        1 => hello(1, id, 1000, 100, 11, 8), // 11 chunks do not make 1000 bytes
-        2 => hello(1, id, 2 << 30, 65_498, 32_788, 64), // 2 GiB: over --max-size
-        3 => hello(1, id, 1000, 0, 0, 8),    // chunk size 0
-        4 => hello(1, id, 1000, 100, 10, 0), // window 0
-        5 => {
-            let mut out = vec![3];
-            out.extend_from_slice(&be32(id));
-            out.extend_from_slice(&be32(rng.next_u64() as u32));
-            let len = rng.range(0, 2000);
-            out.extend(rng.bytes(len));
-            out
-        }
-        6 => {
-            let mut out = vec![4];
-            out.extend_from_slice(&be32(id));
-            out.extend_from_slice(&be32(u32::MAX));
-            let len = rng.range(0, 3000); // longer than any real bitmap
-            out.extend(rng.bytes(len));
-            out
-        }
-        7 => {
-            let mut out = vec![*rng.pick(&[5u8, 6, 7, 8, 0, 255]).unwrap_or(&5)];
-            out.extend_from_slice(&be32(id));
-            let len = rng.range(0, 300);
-            out.extend(rng.bytes(len));
-            out
-        }
-        8 => be32(u32::MAX).to_vec(), // a basic-protocol count header
-        _ => {
-            let mut out = hello(1, id, 1000, 100, 10, 8);
-            out.truncate(rng.range(1, 25));
-            out
-        }
-    }
-}
-
 fn receiver_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["receive", "--out", out, "--port", "0"];
     args.extend_from_slice(extra);
@@ -166,18 +107,18 @@ fn receiver_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn hostile(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
     let out = scratch.path("after-flood.bin");
     let out_text = out.to_string_lossy().into_owned();
-    let mut receiver = Server::start(bins, BIN, &receiver_args(&out_text, &[]))?;
+    let mut receiver = process::start(bins, BIN, &receiver_args(&out_text, &[]))?;
     let flood = udp::flood(&receiver, plan.datagrams, plan.seed, &fake_packet)?;
     ensure_alive(&mut receiver)?;
     if out.exists() {
         return Err("the flood made the receiver write a file".into());
     }
     let source = scratch.path("source-flood.bin");
-    let mut rng = Rng::new(plan.seed);
+    let mut rng = SplitMix64::new(plan.seed);
     let bytes = make_file(&source, 300_000, &mut rng)?;
-    let port = loopback(receiver.addr()?).port().to_string();
+    let port = loopback(receiver.try_addr()?).port().to_string();
     let source_text = source.to_string_lossy().into_owned();
-    let sent = crate::process::run(
+    let sent = process::run(
         &bins.path(BIN),
         &["send", &source_text, "--port", &port].map(Into::into),
         Duration::from_secs(20),
@@ -189,16 +130,16 @@ fn hostile(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
         ));
     }
     let status = receiver
-        .wait_exit(Duration::from_secs(5))
+        .try_wait_exit(Duration::from_secs(5))
         .ok_or("the receiver did not exit after its file")?;
     if status.code() != Some(0) {
         return Err(format!(
             "the receiver exited with {status}: {}",
-            receiver.log_tail(2)
+            receiver.stderr_tail(2)
         ));
     }
     same(&out, &bytes)?;
-    check_log(&receiver.log())?;
+    check_log(&receiver.stderr())?;
     flood.check_delivered(1)?;
     flood.check_memory(2 * 1024, 64 * 1024)?;
     Ok(format!(
@@ -208,17 +149,17 @@ fn hostile(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
     ))
 }
 
-fn ensure_alive(server: &mut Server) -> Result<(), String> {
+fn ensure_alive(server: &mut Lesson) -> Result<(), String> {
     if server.alive() {
         Ok(())
     } else {
-        Err(format!("the receiver died: {}", server.log_tail(3)))
+        Err(format!("the receiver died: {}", server.stderr_tail(3)))
     }
 }
 
 /// The file sizes of the lossy transfers: an empty file, one byte, a whole
 /// number of chunks, and random sizes up to 1 MiB.
-fn transfer_size(i: usize, rng: &mut Rng) -> usize {
+fn transfer_size(i: usize, rng: &mut SplitMix64) -> usize {
     match i {
         0 => 0,
         1 => 1,
@@ -234,7 +175,7 @@ fn lossy_transfer(
     i: usize,
     seed: u64,
 ) -> Result<(Duration, usize), String> {
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     let len = transfer_size(i, &mut rng);
     let source = scratch.path(&format!("source-{i}.bin"));
     let out = scratch.path(&format!("lossy-{i}.bin"));
@@ -243,15 +184,15 @@ fn lossy_transfer(
     let receiver_seed = (seed ^ 0x5555).to_string();
     let mut extra: Vec<&str> = LINK.to_vec();
     extra.extend_from_slice(&["--seed", &receiver_seed]);
-    let mut receiver = Server::start(bins, BIN, &receiver_args(&out_text, &extra))?;
-    let port = loopback(receiver.addr()?).port().to_string();
+    let mut receiver = process::start(bins, BIN, &receiver_args(&out_text, &extra))?;
+    let port = loopback(receiver.try_addr()?).port().to_string();
     let source_text = source.to_string_lossy().into_owned();
     let sender_seed = seed.to_string();
     let mut args: Vec<&str> = vec!["send", &source_text, "--port", &port];
     args.extend_from_slice(&LINK);
     args.extend_from_slice(&["--seed", &sender_seed]);
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-    let sent = crate::process::run(&bins.path(BIN), &args, Duration::from_secs(30))?;
+    let sent = process::run(&bins.path(BIN), &args, Duration::from_secs(30))?;
     if sent.status.code() != Some(0) {
         return Err(format!(
             "seed {seed}, {len} bytes: the sender exited with {}: {}",
@@ -260,16 +201,16 @@ fn lossy_transfer(
         ));
     }
     let status = receiver
-        .wait_exit(Duration::from_secs(5))
+        .try_wait_exit(Duration::from_secs(5))
         .ok_or_else(|| format!("seed {seed}: the receiver did not exit after its file"))?;
     if status.code() != Some(0) {
         return Err(format!(
             "seed {seed}, {len} bytes: the receiver exited with {status}: {}",
-            receiver.log_tail(2)
+            receiver.stderr_tail(2)
         ));
     }
     same(&out, &bytes).map_err(|e| format!("seed {seed}: {e}"))?;
-    check_log(&receiver.log())?;
+    check_log(&receiver.stderr())?;
     let _ = fs::remove_file(&source);
     let _ = fs::remove_file(&out);
     Ok((sent.elapsed, len))
@@ -323,7 +264,7 @@ struct Killed {
 /// the sender (the receiver then times out), SIGINT to the receiver. The
 /// destination is never a partial file: it is absent, or the whole file.
 fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
-    let mut rng = Rng::new(plan.seed ^ 0xdead);
+    let mut rng = SplitMix64::new(plan.seed ^ 0xdead);
     let source = scratch.path("source-killed.bin");
     // Big enough, over a lossy link, to take a while.
     let bytes = make_file(&source, 4 << 20, &mut rng)?;
@@ -332,13 +273,13 @@ fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
     // land at random points inside that time.
     let calibration = scratch.path("killed-calibration.bin");
     let calibration_text = calibration.to_string_lossy().into_owned();
-    let mut receiver = Server::start(bins, BIN, &receiver_args(&calibration_text, &LINK))?;
-    let port = loopback(receiver.addr()?).port().to_string();
+    let mut receiver = process::start(bins, BIN, &receiver_args(&calibration_text, &LINK))?;
+    let port = loopback(receiver.try_addr()?).port().to_string();
     let mut args: Vec<&str> = vec!["send", &source_text, "--port", &port];
     args.extend_from_slice(&LINK);
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-    let whole = crate::process::run(&bins.path(BIN), &args, Duration::from_secs(30))?;
-    receiver.wait_exit(Duration::from_secs(5));
+    let whole = process::run(&bins.path(BIN), &args, Duration::from_secs(30))?;
+    receiver.try_wait_exit(Duration::from_secs(5));
     drop(receiver);
     same(&calibration, &bytes).map_err(|e| format!("the calibration transfer: {e}"))?;
     let _ = fs::remove_file(&calibration);
@@ -351,24 +292,24 @@ fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
         let out_text = out.to_string_lossy().into_owned();
         let mut extra: Vec<&str> = LINK.to_vec();
         extra.extend_from_slice(&["--timeout-ms", "300"]);
-        let mut receiver = Server::start(bins, BIN, &receiver_args(&out_text, &extra))?;
-        let port = loopback(receiver.addr()?).port().to_string();
+        let mut receiver = process::start(bins, BIN, &receiver_args(&out_text, &extra))?;
+        let port = loopback(receiver.try_addr()?).port().to_string();
         let mut args: Vec<&str> = vec!["send", &source_text, "--port", &port];
         args.extend_from_slice(&LINK);
-        let mut sender = Server::spawn(bins, BIN, &args)?;
+        let mut sender = process::spawn(bins, BIN, &args)?;
         thread::sleep(Duration::from_millis(rng.range(0, span_ms) as u64));
         let how = round % 3;
         match how {
             0 => receiver.kill_now(),
             1 => sender.kill_now(),
             _ => {
-                let _ = receiver.signal(bench::SIGINT);
+                let _ = receiver.try_signal(common::testing::SIGINT);
             }
         }
         // Whatever is left ends by itself: the receiver times out, the
         // sender runs out of retries or hears the receiver's ERROR.
-        let receiver_end = receiver.wait_exit(Duration::from_secs(5));
-        sender.wait_exit(Duration::from_secs(5));
+        let receiver_end = receiver.try_wait_exit(Duration::from_secs(5));
+        sender.try_wait_exit(Duration::from_secs(5));
         sender.kill_now();
         receiver.kill_now();
         if receiver_end.is_none() {
@@ -396,8 +337,8 @@ fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
             }
             scratch.remove_leftovers(".part");
         }
-        if !receiver.log().is_empty() {
-            if let Err(e) = check_log(&receiver.log()) {
+        if !receiver.stderr().is_empty() {
+            if let Err(e) = check_log(&receiver.stderr()) {
                 if how != 0 {
                     problems.push(format!("round {round}: {e}"));
                 }
@@ -426,7 +367,7 @@ fn killed(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
 /// Ctrl+C to the receiver mid-transfer, `rounds` times: exit 0 within 250
 /// ms, `server closed`, a whole log, and no partial or temporary file.
 fn shutdown(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
-    let mut rng = Rng::new(plan.seed ^ 0xc0de);
+    let mut rng = SplitMix64::new(plan.seed ^ 0xc0de);
     let source = scratch.path("source-shutdown.bin");
     make_file(&source, 4 << 20, &mut rng)?;
     let source_text = source.to_string_lossy().into_owned();
@@ -437,20 +378,20 @@ fn shutdown(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
         let out = scratch.path(&format!("interrupted-{round}.bin"));
         let out_text = out.to_string_lossy().into_owned();
         let result = (|| -> Result<(), String> {
-            let mut receiver = Server::start(bins, BIN, &receiver_args(&out_text, &LINK))?;
-            let port = loopback(receiver.addr()?).port().to_string();
+            let mut receiver = process::start(bins, BIN, &receiver_args(&out_text, &LINK))?;
+            let port = loopback(receiver.try_addr()?).port().to_string();
             let mut args: Vec<&str> = vec!["send", &source_text, "--port", &port];
             args.extend_from_slice(&LINK);
-            let mut sender = Server::spawn(bins, BIN, &args)?;
-            if !receiver.wait_log(" sends ", Duration::from_secs(5)) {
-                return Err(format!("no transfer started: {}", receiver.log_tail(2)));
+            let mut sender = process::spawn(bins, BIN, &args)?;
+            if !receiver.wait_stderr(" sends ", Duration::from_secs(5)) {
+                return Err(format!("no transfer started: {}", receiver.stderr_tail(2)));
             }
             thread::sleep(Duration::from_millis(rng.range(5, 60) as u64));
             if !receiver.alive() {
                 return Err("the transfer finished before the SIGINT; use a bigger file".into());
             }
-            let (elapsed, status) = receiver.interrupt(Duration::from_secs(3))?;
-            sender.wait_exit(Duration::from_secs(3));
+            let (elapsed, status) = receiver.try_interrupt(Duration::from_secs(3))?;
+            sender.try_wait_exit(Duration::from_secs(3));
             sender.kill_now();
             exit_codes.push(status.code().unwrap_or(-1));
             times.push(elapsed);
@@ -464,14 +405,14 @@ fn shutdown(bins: &Bins, plan: &Plan, scratch: &Scratch) -> Outcome {
             if !temps.is_empty() {
                 return Err(format!("temporary files left: {temps:?}"));
             }
-            let log = receiver.log();
+            let log = receiver.stderr();
             check_log(&log)?;
             if status.code() != Some(0) {
                 return Err(format!(
                     "exit status {} after Ctrl+C mid-transfer (the course's rule for a server \
                      is 0 on Ctrl+C); log ends: {}",
                     status.code().unwrap_or(-1),
-                    receiver.log_tail(2)
+                    receiver.stderr_tail(2)
                 ));
             }
             let last = log.lines().last().unwrap_or("");

@@ -6,19 +6,19 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::process::{check_log, run, Bins, Server};
+use crate::process::{self, check_log, run, Bins};
 use crate::report::{ensure, ms, Outcome, Report};
-use crate::rng::Rng;
 use crate::shutdown::{self, count_lines};
 use crate::udp::{self, loopback, probe_figure};
 use crate::Plan;
+use common::rng::SplitMix64;
 
 const BIN: &str = "udp-broadcast";
 const NAME: &str = "stress-listener";
 
 /// Datagrams that look like the discovery protocol but are not quite it
 /// (and now and then one that is).
-fn fake_discovery(rng: &mut Rng) -> Vec<u8> {
+fn fake_discovery(rng: &mut SplitMix64) -> Vec<u8> {
     const FAKES: [&[u8]; 10] = [
         b"DISCOVER\n\n",
         b"DISCOVER ",
@@ -32,7 +32,7 @@ fn fake_discovery(rng: &mut Rng) -> Vec<u8> {
         b"DISCOVER",     // a real request
     ];
     let mut out = rng.pick(&FAKES).map(|f| f.to_vec()).unwrap_or_default();
-    if rng.chance(20) {
+    if rng.percent(20) {
         let tail = rng.range(1, 3000);
         out.extend(rng.bytes(tail));
     }
@@ -45,9 +45,9 @@ fn listen_args() -> Vec<&'static str> {
 
 /// 10,000 hostile datagrams, then a real discovery.
 fn hostile(bins: &Bins, plan: &Plan) -> Outcome {
-    let server = Server::start(bins, BIN, &listen_args())?;
+    let server = process::start(bins, BIN, &listen_args())?;
     let flood = udp::flood(&server, plan.datagrams, plan.seed, &fake_discovery)?;
-    let addr = loopback(server.addr()?);
+    let addr = loopback(server.try_addr()?);
     let (reply, latency) = udp::request_with_retries(addr, b"DISCOVER")?;
     let expected = format!("HERE {NAME}");
     ensure(reply == expected.as_bytes(), || {
@@ -84,7 +84,7 @@ fn hostile(bins: &Bins, plan: &Plan) -> Outcome {
     )?;
     let mut server = server;
     ensure(server.alive(), || "the listener died".into())?;
-    check_log(&server.log())?;
+    check_log(&server.stderr())?;
     flood.check_delivered(1)?;
     flood.check_memory(2 * 1024, 32 * 1024)?;
     Ok(format!(

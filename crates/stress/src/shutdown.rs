@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::process::{check_log, Bins, Server};
+use crate::process::{self, check_log, Bins, Proc};
 use crate::report::{median_max, ms, Outcome};
-use crate::rng::Rng;
+use common::rng::SplitMix64;
 
 /// Exit within this long of SIGINT.
 pub const BUDGET: Duration = Duration::from_millis(250);
@@ -31,12 +31,12 @@ fn round(
     bins: &Bins,
     name: &str,
     args: &[&str],
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     start_load: StartLoad,
     verify: VerifyLog,
 ) -> Result<(Duration, u64, usize), String> {
-    let mut server = Server::start(bins, name, args)?;
-    let addr = server.addr()?;
+    let mut server = process::start(bins, name, args)?;
+    let addr = server.try_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let clients = start_load(addr, &stop, &done);
@@ -55,21 +55,21 @@ fn round(
         finish_clients(clients);
         return Err(format!(
             "the clients got no answer within 3 s; log ends: {}",
-            server.log_tail(3)
+            server.stderr_tail(3)
         ));
     }
     // A random moment in the middle of the traffic.
     thread::sleep(Duration::from_millis(rng.range(5, 60) as u64));
     let threads = server.threads().unwrap_or(0);
-    let stopped = server.interrupt(Duration::from_secs(3));
+    let stopped = server.try_interrupt(Duration::from_secs(3));
     finish_clients(clients);
     let (elapsed, status) = stopped?;
     let exchanges = done.load(Ordering::SeqCst);
-    let log = server.log();
+    let log = server.stderr();
     if status.code() != Some(0) {
         return Err(format!(
             "exit status {status} after SIGINT; log ends: {}",
-            server.log_tail(3)
+            server.stderr_tail(3)
         ));
     }
     if elapsed > BUDGET {
@@ -100,7 +100,7 @@ pub fn under_load(
     start_load: StartLoad,
     verify: VerifyLog,
 ) -> Outcome {
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut times = Vec::new();
     let mut max_threads = 0;
     let mut exchanges = 0;

@@ -1,21 +1,24 @@
-//! Bad command lines: every lesson binary, given flags it does not know,
-//! ports out of range, hosts that cannot be resolved, sizes that are negative
-//! or absurd, files that are not there, must stop with exit code 2 (a usage
-//! mistake) or 1 (a runtime failure), print exactly one line on stderr, print
-//! nothing on stdout, and never panic or print a backtrace.
+//! Bad command lines, for the `tests/cli.rs` of every lesson: given flags
+//! it does not know, ports out of range, hosts that cannot be resolved,
+//! sizes that are negative or absurd, files that are not there, a lesson
+//! must stop with exit code 2 (a usage mistake) or 1 (a runtime failure),
+//! print exactly one line on stderr, print nothing on stdout, and never
+//! panic or print a backtrace. (These were the stress suite's `cli` group.)
 //!
 //! The hosts are chosen so that no name lookup leaves this machine: a name
 //! with a space in it, or with a label longer than DNS allows (63 bytes), is
 //! refused by the resolver before it sends any query.
+//!
+//! The lines that a lesson's own `bad_flags` test already runs are left out
+//! here ([`COVERED`]): that test checks the same exit code and single line,
+//! and that the message names the bad value.
 
 use std::ffi::OsString;
-use std::time::Duration;
 
-use crate::process::{run, Bins};
-use crate::report::{ms, Outcome, Report};
+use super::{Launch, WAIT};
 
 /// One bad command line and the exit codes it may give.
-struct Case {
+pub struct Case {
     args: Vec<OsString>,
     codes: &'static [i32],
 }
@@ -90,15 +93,15 @@ fn values(prefix: &[&str], name: &str, bad: &[&str], codes: &'static [i32]) -> V
         .collect()
 }
 
-/// Paths relative to where the suite runs (the repository), that do not
-/// exist.
-const MISSING_FILE: &str = "no-such-file-for-stress.bin";
-const MISSING_DIR_FILE: &str = "no-such-directory-for-stress/copy.bin";
+/// Paths relative to where the tests run (the package's directory), that
+/// do not exist.
+const MISSING_FILE: &str = "no-such-file-for-cli-test.bin";
+const MISSING_DIR_FILE: &str = "no-such-directory-for-cli-test/copy.bin";
 
 const NEGATIVE_OR_ABSURD: &[&str] = &["-5", "0.5", "99999999999999999999999", "1e9", ""];
 
 /// The bad command lines of each binary.
-fn cases_of(binary: &str) -> Vec<Case> {
+fn all_cases_of(binary: &str) -> Vec<Case> {
     let mut cases = Vec::new();
     match binary {
         "udp-server" | "udp-threaded-server" => {
@@ -165,21 +168,15 @@ fn cases_of(binary: &str) -> Vec<Case> {
             // discover's host is --to: an IPv4 address, never looked up.
             // (Only loopback or invalid addresses here: a case that were
             // wrongly accepted would really send.)
-            cases.extend(common_cases(&["discover"], Some("--to"), "--port"));
-            cases.extend(values(&["discover"], "--to", &["::1", "localhost"], USAGE));
-            cases.extend(values(&["discover"], "--port", &["0"], USAGE));
-            cases.extend(values(
-                &["discover"],
-                "--wait-ms",
-                &["0", "-1", "60001"],
-                USAGE,
-            ));
-            cases.extend(values(
-                &["discover"],
-                "--stop-after",
-                &["-1", "1001"],
-                USAGE,
-            ));
+            // Each discover line starts `--to 127.0.0.1` (a later `--to`
+            // wins): a line that were wrongly accepted would send to
+            // loopback, never to the default 255.255.255.255.
+            let discover = ["discover", "--to", "127.0.0.1"];
+            cases.extend(common_cases(&discover, Some("--to"), "--port"));
+            cases.extend(values(&discover, "--to", &["::1", "localhost"], USAGE));
+            cases.extend(values(&discover, "--port", &["0"], USAGE));
+            cases.extend(values(&discover, "--wait-ms", &["0", "-1", "60001"], USAGE));
+            cases.extend(values(&discover, "--stop-after", &["-1", "1001"], USAGE));
         }
         "udp-chunked-transfer" => {
             cases.push(case(&[], USAGE)); // no command at all
@@ -226,76 +223,173 @@ fn cases_of(binary: &str) -> Vec<Case> {
     cases
 }
 
-/// Run every bad command line of `binary`.
-fn check_binary(bins: &Bins, binary: &str) -> Outcome {
-    let path = bins.path(binary);
-    // First, `--help` must work: it says the binary is a real lesson.
-    let help = run(&path, &[OsString::from("--help")], Duration::from_secs(5))?;
-    if help.status.code() != Some(0) || !help.stdout.contains("Usage:") {
-        return Err(format!(
-            "`{binary} --help` gave exit {} and no usage text (has the lesson landed?)",
-            help.status
-        ));
-    }
-    let cases = cases_of(binary);
-    let mut slowest = Duration::ZERO;
-    let mut problems = Vec::new();
-    for case in &cases {
-        let shown = case
-            .args
-            .iter()
-            .map(|a| format!("{a:?}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let done = match run(&path, &case.args, Duration::from_secs(5)) {
-            Ok(done) => done,
-            Err(e) => {
-                problems.push(format!("[{shown}]: {e}"));
-                continue;
-            }
-        };
-        slowest = slowest.max(done.elapsed);
-        let code = done.status.code();
-        let lines = done.stderr.lines().count();
-        let problem = if done.stderr.contains("panicked") || done.stderr.contains("backtrace") {
-            Some(format!("panicked: {}", done.stderr.trim()))
-        } else if !code.is_some_and(|c| case.codes.contains(&c)) {
-            Some(format!(
-                "exit {:?} (expected {:?}); stderr {:?}",
-                code,
-                case.codes,
-                done.stderr.trim()
-            ))
-        } else if lines != 1 {
-            Some(format!("{lines} lines on stderr: {:?}", done.stderr.trim()))
-        } else if !done.stdout.is_empty() {
-            Some(format!("wrote to stdout: {:?}", done.stdout.trim()))
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            problems.push(format!("[{shown}]: {p}"));
-        }
-    }
-    if problems.is_empty() {
-        Ok(format!(
-            "{} bad command lines, each refused with exit 2 (or 1) and one line, no panic; \
-             slowest {}",
-            cases.len(),
-            ms(slowest)
-        ))
-    } else {
-        Err(format!(
-            "{} of {} bad command lines mishandled; {}",
-            problems.len(),
-            cases.len(),
-            problems.join("; ")
-        ))
+/// The lines each lesson's own usage test runs already (its `bad_flags`,
+/// `bad_flags_exit_2`, `bad_usage_is_one_line_and_exit_2` or
+/// `bad_command_lines`), left out of [`cases_of`].
+pub const COVERED: &[(&str, &[&str])] = &[
+    ("udp-server", &["--bogus"]),
+    ("udp-server", &["--port"]),
+    ("udp-server", &["--host", "bad host name"]),
+    ("udp-server", &["--buffer-size", "0"]),
+    ("udp-server", &["--buffer-size", "65508"]),
+    ("udp-server", &["--reply", "loud"]),
+    ("udp-threaded-server", &["--bogus"]),
+    ("udp-threaded-server", &["--port"]),
+    ("udp-threaded-server", &["--host", "bad host name"]),
+    ("udp-threaded-server", &["--buffer-size", "0"]),
+    ("udp-threaded-server", &["--buffer-size", "65508"]),
+    ("udp-threaded-server", &["--reply", "loud"]),
+    ("udp-client", &["--timeout-ms", "0"]),
+    ("udp-client", &["--retries", "-1"]),
+    ("udp-client", &["--host", "bad host name"]),
+    ("tcp-server", &["--bogus"]),
+    ("tcp-server", &["--port"]),
+    ("tcp-server", &["--host", "bad host name"]),
+    ("tcp-server", &["--buffer-size", "0"]),
+    ("tcp-server", &["--buffer-size", "65537"]),
+    ("tcp-server", &["--backlog", "0"]),
+    ("tcp-server", &["--idle-timeout-ms", "0"]),
+    ("tcp-server", &["--framing", "lines"]),
+    ("tcp-server", &["--reply", "loud"]),
+    ("tcp-threaded-server", &["--bogus"]),
+    ("tcp-threaded-server", &["--port"]),
+    ("tcp-threaded-server", &["--host", "bad host name"]),
+    ("tcp-threaded-server", &["--buffer-size", "0"]),
+    ("tcp-threaded-server", &["--buffer-size", "65537"]),
+    ("tcp-threaded-server", &["--backlog", "0"]),
+    ("tcp-threaded-server", &["--idle-timeout-ms", "0"]),
+    ("tcp-threaded-server", &["--framing", "lines"]),
+    ("tcp-threaded-server", &["--reply", "loud"]),
+    ("tcp-client", &["--timeout-ms", "0"]),
+    ("tcp-client", &["--burst", "0"]),
+    ("tcp-client", &["--host", "bad host name"]),
+    ("udp-broadcast", &[]),
+    ("udp-broadcast", &["listen", "--name", ""]),
+    (
+        "udp-broadcast",
+        &["discover", "--to", "127.0.0.1", "--to", "::1"],
+    ),
+    (
+        "udp-broadcast",
+        &["discover", "--to", "127.0.0.1", "--port", "0"],
+    ),
+    (
+        "udp-broadcast",
+        &["discover", "--to", "127.0.0.1", "--wait-ms", "0"],
+    ),
+    (
+        "udp-broadcast",
+        &["discover", "--to", "127.0.0.1", "--stop-after", "-1"],
+    ),
+    (
+        "udp-broadcast",
+        &["discover", "--to", "127.0.0.1", "--bogus"],
+    ),
+    ("udp-chunked-transfer", &[]),
+    ("udp-chunked-transfer", &["send"]),
+    ("udp-chunked-transfer", &["receive"]),
+];
+
+/// The bad command lines of `binary` that no other test runs.
+pub fn cases_of(binary: &str) -> Vec<Case> {
+    let covered: Vec<&[&str]> = COVERED
+        .iter()
+        .filter(|(bin, _)| *bin == binary)
+        .map(|(_, args)| *args)
+        .collect();
+    all_cases_of(binary)
+        .into_iter()
+        .filter(|case| !covered.iter().any(|args| case.is(args)))
+        .collect()
+}
+
+impl Case {
+    /// Is this the command line `args`?
+    fn is(&self, args: &[&str]) -> bool {
+        self.args.len() == args.len() && self.args.iter().zip(args).all(|(a, b)| a == b)
     }
 }
 
-pub fn run_all(bins: &Bins, binaries: &[&str], report: &mut Report) {
-    for binary in binaries {
-        report.record(binary, "bad-command-lines", check_binary(bins, binary));
+/// What is wrong with how the program at `bin` took this line, if anything.
+fn problem(bin: &str, case: &Case) -> Option<String> {
+    let ran = Launch::new(bin)
+        .args(&case.args)
+        .env("RUST_BACKTRACE", "1")
+        .no_listening()
+        .try_start()
+        .and_then(|lesson| lesson.collect(WAIT));
+    let done = match ran {
+        Ok(done) => done,
+        Err(e) => return Some(e),
+    };
+    let code = done.status.code();
+    let lines = done.stderr.lines().count();
+    if done.stderr.contains("panicked") || done.stderr.contains("backtrace") {
+        Some(format!("panicked: {}", done.stderr.trim()))
+    } else if !code.is_some_and(|c| case.codes.contains(&c)) {
+        Some(format!(
+            "exit {code:?} (expected {:?}); stderr {:?}",
+            case.codes,
+            done.stderr.trim()
+        ))
+    } else if lines != 1 {
+        Some(format!("{lines} lines on stderr: {:?}", done.stderr.trim()))
+    } else if !done.stdout.is_empty() {
+        Some(format!("wrote to stdout: {:?}", done.stdout.trim()))
+    } else {
+        None
+    }
+}
+
+/// `--help` works (exit 0 and a `Usage:` text), and every bad command line
+/// of `binary` (the lesson's name; `bin` is the path of its program) is
+/// refused as the module's header says. Panics with every line mishandled.
+pub fn refuses_bad_command_lines(bin: &str, binary: &str) {
+    let help = Launch::new(bin)
+        .args(&["--help"])
+        .no_listening()
+        .start()
+        .collect(WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        help.status.code(),
+        Some(0),
+        "{binary} --help: {}",
+        help.stderr
+    );
+    assert!(
+        help.stdout.contains("Usage:"),
+        "{binary} --help: {}",
+        help.stdout
+    );
+    let cases = cases_of(binary);
+    assert!(!cases.is_empty(), "no bad command lines for {binary}");
+    let problems: Vec<String> = cases
+        .iter()
+        .filter_map(|case| problem(bin, case).map(|p| format!("{:?}: {p}", case.args)))
+        .collect();
+    eprintln!("{binary}: {} bad command lines checked", cases.len());
+    assert!(
+        problems.is_empty(),
+        "{} of {} bad command lines of {binary} mishandled:\n{}",
+        problems.len(),
+        cases.len(),
+        problems.join("\n")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every line left out is one the table makes: a stale entry would
+    /// hide nothing and mislead.
+    #[test]
+    fn covered_lines_exist() {
+        for (binary, args) in super::COVERED {
+            let all = super::all_cases_of(binary);
+            assert!(
+                all.iter().any(|case| case.is(args)),
+                "{binary} {args:?} is not in the table"
+            );
+        }
     }
 }

@@ -3,18 +3,18 @@
 
 use std::time::Duration;
 
-use crate::process::{check_log, Bins, Server};
+use crate::process::{self, check_log, Bins};
 use crate::report::{ensure, Outcome, Report};
-use crate::rng::Rng;
 use crate::shutdown::{self, count_lines};
 use crate::udp::{self, probe_figure};
 use crate::Plan;
+use common::rng::SplitMix64;
 
 const SERVERS: [&str; 2] = ["udp-server", "udp-threaded-server"];
 
 /// Requests that look like the `--reply command` protocol, or like some
 /// other protocol that a stray client might speak.
-fn fake_request(rng: &mut Rng) -> Vec<u8> {
+fn fake_request(rng: &mut SplitMix64) -> Vec<u8> {
     let mut out: Vec<u8> = match rng.range(0, 6) {
         0 => b"TIME\0\0".to_vec(),
         1 => b"ECHO".to_vec(),
@@ -31,7 +31,7 @@ fn fake_request(rng: &mut Rng) -> Vec<u8> {
         5 => b"\r\n\r\n".to_vec(),
         _ => b"TIME TIME TIME".to_vec(),
     };
-    if rng.chance(30) {
+    if rng.percent(30) {
         let tail = rng.range(0, 64);
         out.extend(rng.bytes(tail));
     }
@@ -40,13 +40,13 @@ fn fake_request(rng: &mut Rng) -> Vec<u8> {
 
 /// 10,000 hostile datagrams, then a normal request.
 fn hostile(bins: &Bins, name: &str, plan: &Plan) -> Outcome {
-    let server = Server::start(
+    let server = process::start(
         bins,
         name,
         &["--port", "0", "--reply", "echo", "--buffer-size", "65507"],
     )?;
     let flood = udp::flood(&server, plan.datagrams, plan.seed, &fake_request)?;
-    let addr = server.addr()?;
+    let addr = server.try_addr()?;
     let (reply, latency) = udp::request_with_retries(addr, b"probe after the flood")?;
     ensure(reply == b"Echo: probe after the flood", || {
         format!(
@@ -56,7 +56,7 @@ fn hostile(bins: &Bins, name: &str, plan: &Plan) -> Outcome {
     })?;
     let mut server = server;
     ensure(server.alive(), || "the server died".to_string())?;
-    check_log(&server.log())?;
+    check_log(&server.stderr())?;
     flood.check_delivered(1)?;
     flood.check_memory(4 * 1024, 64 * 1024)?;
     Ok(format!("{}; {}", flood.figures(), probe_figure(latency)))

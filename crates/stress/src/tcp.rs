@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
-use crate::rng::Rng;
+use common::rng::SplitMix64;
 
 /// The deadline of every connect, read and write of a client here.
 pub const IO_WAIT: Duration = Duration::from_secs(5);
@@ -176,7 +176,7 @@ pub struct Seen {
 pub fn hostile(
     addr: SocketAddr,
     i: usize,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     framing: Framing,
     long_idle: Option<Duration>,
 ) -> Result<Seen, String> {
@@ -185,7 +185,7 @@ pub fn hostile(
     match i % KINDS.len() {
         0 => drop(stream),
         1 => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 let _ = stream.write_all(b"ECHO about to reset");
             }
             SockRef::from(&stream)
@@ -197,7 +197,7 @@ pub fn hostile(
             // 1 MiB of random bytes; half the time with no newline at all,
             // so a line server sees one endless line.
             let mut junk = rng.bytes(1 << 20);
-            if rng.chance(50) {
+            if rng.percent(50) {
                 for b in junk.iter_mut().filter(|b| **b == b'\n') {
                     *b = b'.';
                 }
