@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The stress and fault suite (docs/reliability.md): build the lessons, then
-# abuse every server on loopback: hostile datagrams and connections, held and
-# slow clients, running out of file descriptors, Ctrl+C under load, lossy
-# transfers, bad command lines. One `PASS|FAIL <server> <check>: <figures>`
-# line per check, then `N passed, N failed`; exits non-zero if any failed.
+# The stress and fault suite (docs/reliability.md; the package crates/stress):
+# build the lessons, then abuse every server on loopback: hostile datagrams
+# and connections, held and slow clients, running out of file descriptors,
+# Ctrl+C under load, lossy transfers. (The bad command lines run in `cargo
+# test`, in each lesson's tests/cli.rs.) One `PASS|FAIL <server> <check>:
+# <figures>` line per check, then `N passed, N failed`; exits non-zero if any
+# failed.
 #
 #   scripts/stress.sh                         # everything (about 80 s after the build)
-#   scripts/stress.sh --only cli,shutdown     # some groups; `--help` lists them
+#   scripts/stress.sh --only held,shutdown    # some groups; `--help` lists them
 #
 # Uses the debug build (the one `cargo test` and scripts/demo.sh build too);
 # honours CARGO_TARGET_DIR.
@@ -18,8 +20,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 target=${CARGO_TARGET_DIR:-target}
-printf 'Building the lessons and the suite (cargo build --workspace --bins)...\n'
-cargo build --workspace --bins --quiet || exit 1
+# Everything but the benchmark (crates/bench), which the suite does not run.
+printf 'Building the lessons and the suite (cargo build --workspace --exclude bench --bins)...\n'
+cargo build --workspace --exclude bench --bins --quiet || exit 1
 
 # The held-connections check keeps about 1,000 sockets open at once, so the
 # suite needs more than the common default of 1024 descriptors.
