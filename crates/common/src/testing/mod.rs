@@ -7,6 +7,7 @@
 //! the test instead of hanging CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod lan;
 pub mod netns;
 pub mod tcp_server;
 pub mod udp_server;
