@@ -89,3 +89,22 @@ fn udp_threaded_server_bound_to_every_interface() {
         &["docs/udp-client.md", "docs/udp-threaded-server.md"],
     );
 }
+
+/// A server binary that cannot be built fails the test with cargo's own
+/// words, not with a missing file later on.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs cargo, which the Windows build under Wine has not"
+)]
+fn lesson_bin_says_when_the_build_fails() {
+    let panic = std::panic::catch_unwind(|| lesson_bin("no-such-lesson")).unwrap_err();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with("lesson_bin(\"no-such-lesson\"): ")
+            && message.contains("\"build\"")
+            && message.contains("failed")
+            && message.contains("no-such-lesson` did not match any packages"),
+        "unclear message: {message}"
+    );
+}
