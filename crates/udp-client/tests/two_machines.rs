@@ -9,7 +9,7 @@
 //! CI a skip is a failure).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use common::testing::lan::{lesson_bin, serve_and_ask, Lan, Side, CLIENT_IP};
+use common::testing::lan::{client_ports, lesson_bin, serve_and_ask, Lan, Side, CLIENT_IP};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
 const PREFIX: &str = "udp2m-";
@@ -55,14 +55,16 @@ fn pair(test: &str, server: &str, args: &[&str], listening: &str, pages: &[&str]
         "client log: {}",
         talk.client_log
     );
-    // The server saw the client's LAN address and its port.
-    let from = format!("from {CLIENT_IP}:");
-    let replied = format!("replied to {CLIENT_IP}:");
+    // The server saw the client's LAN address and its port, in both lines.
+    let ports = client_ports(&talk.server_log);
     assert!(
-        talk.server_log.contains(&from) && talk.server_log.contains(&replied),
-        "server log lacks the LAN peer {CLIENT_IP}:PORT:\n{}",
+        ports.len() == 2 && ports[0] == ports[1] && ports[0] != 0,
+        "the server log lacks the LAN peer {CLIENT_IP}:PORT twice:\n{}",
         talk.server_log
     );
+    assert!(talk
+        .server_log
+        .contains(&format!("from {CLIENT_IP}:{}: \"hello\"", ports[0])));
     assert!(talk.server_status.success(), "{}", talk.server_log);
 }
 

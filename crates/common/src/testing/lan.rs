@@ -324,3 +324,19 @@ pub fn serve_and_ask(
     }
     talk
 }
+
+/// The ports that follow [`CLIENT_IP`] in `log` (`192.168.47.10:PORT`), in
+/// order: how a server's log names the client's machine.
+pub fn client_ports(log: &str) -> Vec<u16> {
+    let needle = format!("{CLIENT_IP}:");
+    let mut ports = Vec::new();
+    let mut rest = log;
+    while let Some(at) = rest.find(&needle) {
+        rest = &rest[at + needle.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(port) = digits.parse() {
+            ports.push(port);
+        }
+    }
+    ports
+}
