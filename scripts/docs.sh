@@ -5,6 +5,7 @@
 #                             if any relative link in README.md or docs/ is dead, or if
 #                             a lesson page is not tutorial -> break it -> full lesson
 #                             with a real test behind every "break it" experiment, or
+#                             lacks its "Two machines" section, or
 #                             if a lesson's header, files, example or twin diff outgrow
 #                             their limits, or if a script uses what macOS's bash 3.2 or
 #                             BSD tools lack (scripts/shcheck.sh)
@@ -89,6 +90,11 @@ case "$mode" in
         esac
       done < <(awk -f scripts/breakit.awk "$md")
     done
+    # Every lesson page says how to run it across two machines (issue 13).
+    for lesson in $LESSONS; do
+      grep -q '^## Two machines$' "docs/$lesson.md" ||
+        { echo "docs/$lesson.md: no '## Two machines' section"; status=1; }
+    done
     # The lesson sources keep the shape the pages promise: a `//!` header of
     # at most 40 lines, no file over 500 lines before its unit tests, one
     # tutorial example of at most 50 lines of code (80 for the chunked
@@ -118,7 +124,8 @@ case "$mode" in
     # The scripts run on macOS too (bash 3.2, BSD tools).
     shcheck=$(scripts/shcheck.sh 2>&1) || { printf '%s\n' "$shcheck"; status=1; }
     [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves," \
-      "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)," \
+      "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)" \
+      "and its Two machines section," \
       "every lesson's header, files, example and twin diff within their limits," \
       "every script free of bash-4 and GNU-only constructs" ;;
   *) echo "usage: scripts/docs.sh --check | --fix" >&2; exit 2 ;;
