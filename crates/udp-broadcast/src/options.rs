@@ -269,7 +269,7 @@ mod tests {
                 continue;
             }
             let text = c.to_string();
-            let escaped = common::net::printable(text.as_bytes()) != text;
+            let escaped = common::escape::printable(text.as_bytes()) != text;
             assert_eq!(is_invisible_format(c), escaped, "U+{:04X}", u32::from(c));
         }
     }
