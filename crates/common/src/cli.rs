@@ -84,13 +84,10 @@ impl Flag<bool> {
 /// What `--help` and the parser need of a [`Flag`], whatever its type: the
 /// rows of a [`Spec`]'s table.
 pub trait Row: Sync + std::fmt::Debug {
-    /// The name without the dashes.
+    // The fields of `Flag`, and its default as `--help` prints it.
     fn name(&self) -> &'static str;
-    /// The shape of the value, `None` for a switch.
     fn value(&self) -> Option<&'static str>;
-    /// One line of help.
     fn help(&self) -> &'static str;
-    /// The default as `--help` prints it.
     fn default_text(&self) -> Option<String>;
 }
 
@@ -98,12 +95,15 @@ impl<T: Display + std::fmt::Debug + Sync> Row for Flag<T> {
     fn name(&self) -> &'static str {
         self.name
     }
+
     fn value(&self) -> Option<&'static str> {
         self.value
     }
+
     fn help(&self) -> &'static str {
         self.help
     }
+
     fn default_text(&self) -> Option<String> {
         self.default.as_ref().map(ToString::to_string)
     }
@@ -257,7 +257,16 @@ impl Spec {
 }
 
 /// The parsed arguments. The getters exit with code 2 on a bad value, so a
-/// lesson can read its options in one line each.
+/// lesson can read its options in one line each. They take the [`Flag`], so
+/// a flag's name, misspelled or not, does not compile:
+///
+/// ```compile_fail
+/// # use common::cli::{Flag, Spec};
+/// # const PORT: Flag<u16> = Flag::with_default("port", "PORT", 6532, "the port");
+/// # static SPEC: Spec = Spec { name: "demo", about: "a demo", positionals: &[], flags: &[&PORT], examples: &[] };
+/// let m = SPEC.try_parse(["--port=7".into()]).unwrap().unwrap();
+/// assert_eq!(m.port("prot"), 7); // m.port(&PORT) is the way
+/// ```
 #[derive(Debug)]
 pub struct Matches {
     spec: &'static Spec,
@@ -342,9 +351,8 @@ impl Matches {
         self.given(flag)
     }
 
-    /// The text of a flag as given, or its default as `--help` shows it:
-    /// for a value taken as it is (`--host`), or checked by the program
-    /// itself with a message of its own.
+    /// The text of a flag as given, or its default as `--help` shows it: for
+    /// a value taken as it is (`--host`) or checked with a message of its own.
     pub fn text<T: Display>(&self, flag: &Flag<T>) -> String {
         match (self.raw(flag), &flag.default) {
             (Some(raw), _) => raw.to_string(),
