@@ -16,14 +16,13 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::{Display, Write as _};
 use std::io::{self, Write as _};
-use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::sockets;
+use crate::escape;
 
 /// One `--flag` of a program, with the type of its value: a `Flag<u16>`
 /// is read as a `u16`, a `Flag<bool>` is a switch. The default is a typed
@@ -386,48 +385,6 @@ impl Matches {
         })
     }
 
-    /// `--host` and `--port` together, resolved to one socket address.
-    /// Names like `localhost` are looked up; an address that cannot be
-    /// resolved is a usage error.
-    pub fn socket_addr(&self, host: &Flag<&'static str>, port: &Flag<u16>) -> SocketAddr {
-        let port = self.port(port);
-        let name = self.text(host);
-        sockets::resolve(&name, port)
-            .unwrap_or_else(|e| usage_error(&format!("--{} '{name}': {e}", host.name)))
-    }
-
-    /// `--ipv6-only` of a server that binds `addr`: the value for
-    /// IPV6_V6ONLY. Off by default, so that `--host ::` means the same on
-    /// every OS: IPv6 and IPv4 clients alike (Linux and macOS default to
-    /// that, Windows to IPv6 only). The switch with an IPv4 address is a
-    /// usage error: it would mean nothing.
-    pub fn ipv6_only(&self, flag: &Flag<bool>, addr: SocketAddr) -> bool {
-        let asked = self.switch(flag);
-        if asked && addr.is_ipv4() {
-            usage_error(&format!(
-                "--{} needs an IPv6 --host such as :: or ::1, not {}",
-                flag.name,
-                addr.ip()
-            ));
-        }
-        asked
-    }
-
-    /// `--host` and `--port` of a *client*: the server to reach. Port 0 is
-    /// refused (a server can bind port 0, but nothing can be sent to it), and
-    /// an unspecified host such as `0.0.0.0` means this machine (see
-    /// [`sockets::destination`]).
-    pub fn server_addr(&self, host: &Flag<&'static str>, port: &Flag<u16>) -> SocketAddr {
-        let addr = self.socket_addr(host, port);
-        if addr.port() == 0 {
-            usage_error(&format!(
-                "invalid value '0' for --{}: a client needs the server's real port (the one it printed)",
-                port.name
-            ));
-        }
-        sockets::destination(addr)
-    }
-
     /// The positional arguments, in order.
     pub fn positionals(&self) -> &[String] {
         &self.positionals
@@ -436,8 +393,15 @@ impl Matches {
 
 /// Print `NAME: MESSAGE (see --help)` on stderr and exit with code 2.
 pub fn usage_error(message: &str) -> ! {
-    eprintln!("{}: {message} (see --help)", program_name());
+    eprintln!("{}", usage_line(message));
     process::exit(2)
+}
+
+/// The line [`usage_error`] prints. The message quotes what the user typed,
+/// so it goes through [`escape::one_line`]: one line, nothing that drives a
+/// terminal.
+pub fn usage_line(message: &str) -> String {
+    escape::one_line(format!("{}: {message} (see --help)", program_name()).as_bytes())
 }
 
 /// A program made of subcommands (`udp-broadcast listen`, `... discover`):
@@ -552,6 +516,15 @@ mod tests {
             "unexpected argument 'extra'"
         );
         assert!(parse(&["--help"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn usage_line_is_one_printable_line() {
+        let line = usage_line("unexpected argument '\u{4}\n\t\u{1b}[2J\u{202e}'");
+        assert!(
+            line.ends_with(r"'\u{4}\n\t\u{1b}[2J\u{202e}' (see --help)"),
+            "{line}"
+        );
     }
 
     #[test]
