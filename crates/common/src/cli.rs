@@ -16,37 +16,39 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::{Display, Write as _};
 use std::io::{self, Write as _};
-use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::net;
+use crate::escape;
 
-/// One `--flag` of a program.
+/// One `--flag` of a program, with the type of its value: a `Flag<u16>`
+/// is read as a `u16`, a `Flag<bool>` is a switch. The default is a typed
+/// constant, and `--help` prints it; the getters of [`Matches`] take the
+/// `Flag` itself, so a misspelled flag name cannot compile.
 #[derive(Debug, Clone, Copy)]
-pub struct Flag {
+pub struct Flag<T: 'static> {
     /// The name without the dashes: `"port"` for `--port`.
     pub name: &'static str,
     /// What the value looks like in `--help` (`"PORT"`), or `None` for a
     /// switch that takes no value.
     pub value: Option<&'static str>,
     /// The value used when the flag is absent, shown in `--help`.
-    pub default: Option<&'static str>,
+    pub default: Option<T>,
     /// One line of help.
     pub help: &'static str,
 }
 
-impl Flag {
+impl<T> Flag<T> {
     /// A flag that takes a value and has a default.
     pub const fn with_default(
         name: &'static str,
         value: &'static str,
-        default: &'static str,
+        default: T,
         help: &'static str,
-    ) -> Flag {
+    ) -> Flag<T> {
         Flag {
             name,
             value: Some(value),
@@ -56,7 +58,7 @@ impl Flag {
     }
 
     /// A flag that takes a value and may be left out.
-    pub const fn optional(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+    pub const fn optional(name: &'static str, value: &'static str, help: &'static str) -> Flag<T> {
         Flag {
             name,
             value: Some(value),
@@ -64,15 +66,45 @@ impl Flag {
             help,
         }
     }
+}
 
-    /// A switch: present or not.
-    pub const fn switch(name: &'static str, help: &'static str) -> Flag {
+impl Flag<bool> {
+    /// A switch: present or not (read with [`Matches::switch`]).
+    pub const fn switch(name: &'static str, help: &'static str) -> Flag<bool> {
         Flag {
             name,
             value: None,
             default: None,
             help,
         }
+    }
+}
+
+/// What `--help` and the parser need of a [`Flag`], whatever its type: the
+/// rows of a [`Spec`]'s table.
+pub trait Row: Sync + std::fmt::Debug {
+    // The fields of `Flag`, and its default as `--help` prints it.
+    fn name(&self) -> &'static str;
+    fn value(&self) -> Option<&'static str>;
+    fn help(&self) -> &'static str;
+    fn default_text(&self) -> Option<String>;
+}
+
+impl<T: Display + std::fmt::Debug + Sync> Row for Flag<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn value(&self) -> Option<&'static str> {
+        self.value
+    }
+
+    fn help(&self) -> &'static str {
+        self.help
+    }
+
+    fn default_text(&self) -> Option<String> {
+        self.default.as_ref().map(ToString::to_string)
     }
 }
 
@@ -86,7 +118,7 @@ pub struct Spec {
     /// Positional arguments, as shown after the name in `Usage:`. For
     /// example `&["FILE"]`. They are all required.
     pub positionals: &'static [&'static str],
-    pub flags: &'static [Flag],
+    pub flags: &'static [&'static dyn Row],
     /// Whole command lines a student can copy.
     pub examples: &'static [&'static str],
 }
@@ -107,9 +139,9 @@ impl Spec {
             let _ = write!(out, " {p}");
         }
         out.push_str("\n\nOptions:\n");
-        let left = |f: &Flag| match f.value {
-            Some(v) => format!("--{} {v}", f.name),
-            None => format!("--{}", f.name),
+        let left = |f: &&dyn Row| match f.value() {
+            Some(v) => format!("--{} {v}", f.name()),
+            None => format!("--{}", f.name()),
         };
         let width = self
             .flags
@@ -119,8 +151,8 @@ impl Spec {
             .unwrap_or(0)
             .max(10);
         for f in self.flags {
-            let _ = write!(out, "  {:width$}  {}", left(f), f.help);
-            if let Some(d) = f.default {
+            let _ = write!(out, "  {:width$}  {}", left(f), f.help());
+            if let Some(d) = f.default_text() {
                 let _ = write!(out, " [default: {d}]");
             }
             out.push('\n');
@@ -193,10 +225,10 @@ impl Spec {
             let flag = self
                 .flags
                 .iter()
-                .find(|f| f.name == name)
+                .find(|f| f.name() == name)
                 .ok_or_else(|| format!("unknown flag '--{name}'"))?;
-            let value = match (flag.value, inline) {
-                (None, None) => String::new(),
+            let value = match (flag.value(), inline) {
+                (None, None) => "true".to_string(),
                 (None, Some(_)) => return Err(format!("--{name} takes no value")),
                 (Some(_), Some(v)) => v,
                 (Some(shape), None) => args
@@ -204,7 +236,7 @@ impl Spec {
                     .and_then(|v| v.into_string().ok())
                     .ok_or_else(|| format!("--{name} needs a value ({shape})"))?,
             };
-            values.insert(flag.name, value);
+            values.insert(flag.name(), value);
         }
         if positionals.len() > self.positionals.len() {
             return Err(format!(
@@ -224,7 +256,16 @@ impl Spec {
 }
 
 /// The parsed arguments. The getters exit with code 2 on a bad value, so a
-/// lesson can read its options in one line each.
+/// lesson can read its options in one line each. They take the [`Flag`], so
+/// a flag's name, misspelled or not, does not compile:
+///
+/// ```compile_fail
+/// # use common::cli::{Flag, Spec};
+/// # const PORT: Flag<u16> = Flag::with_default("port", "PORT", 6532, "the port");
+/// # static SPEC: Spec = Spec { name: "demo", about: "a demo", positionals: &[], flags: &[&PORT], examples: &[] };
+/// let m = SPEC.try_parse(["--port=7".into()]).unwrap().unwrap();
+/// assert_eq!(m.port("prot"), 7); // m.port(&PORT) is the way
+/// ```
 #[derive(Debug)]
 pub struct Matches {
     spec: &'static Spec,
@@ -233,119 +274,115 @@ pub struct Matches {
 }
 
 impl Matches {
-    fn raw(&self, name: &str) -> Option<&str> {
-        let flag = self.spec.flags.iter().find(|f| f.name == name);
-        debug_assert!(
-            flag.is_some(),
-            "--{name} is not in the spec of {}",
-            self.spec.name
-        );
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .or(flag.and_then(|f| f.default))
+    /// Whether the flag is on the command line (a default does not count).
+    pub fn given<T>(&self, flag: &Flag<T>) -> bool {
+        self.raw(flag).is_some()
     }
 
-    /// The value of `--name` (or its default), parsed as `T`. Exits 2 when
-    /// it does not parse, or when there is neither a value nor a default.
-    pub fn get<T: FromStr>(&self, name: &str) -> T
+    /// The value given on the command line, if any. A flag that is not in
+    /// this program's table is a bug in the program, caught by its tests.
+    fn raw<T>(&self, flag: &Flag<T>) -> Option<&str> {
+        debug_assert!(
+            self.spec.flags.iter().any(|f| f.name() == flag.name),
+            "--{} is not in the spec of {}",
+            flag.name,
+            self.spec.name
+        );
+        self.values.get(flag.name).map(String::as_str)
+    }
+
+    /// The value of the flag (or its default). Exits 2 when it does not
+    /// parse, or when there is neither a value nor a default.
+    pub fn get<T: FromStr + Clone>(&self, flag: &Flag<T>) -> T
     where
         T::Err: Display,
     {
-        match self.opt(name) {
+        match self.opt(flag) {
             Some(v) => v,
-            None => usage_error(&format!("missing --{name}")),
+            None => usage_error(&format!("missing --{}", flag.name)),
         }
     }
 
     /// Like [`Matches::get`], but `None` when the flag is absent and has no
     /// default.
-    pub fn opt<T: FromStr>(&self, name: &str) -> Option<T>
+    pub fn opt<T: FromStr + Clone>(&self, flag: &Flag<T>) -> Option<T>
     where
         T::Err: Display,
     {
-        let raw = self.raw(name)?;
+        let Some(raw) = self.raw(flag) else {
+            return flag.default.clone();
+        };
         match raw.parse() {
             Ok(v) => Some(v),
-            Err(e) => usage_error(&format!("invalid value '{raw}' for --{name}: {e}")),
+            Err(e) => usage_error(&format!("invalid value '{raw}' for --{}: {e}", flag.name)),
         }
     }
 
     /// [`Matches::get`] plus a range check, so `--buffer-size 0` and
     /// `--buffer-size -5` are refused with the range in the message.
-    pub fn get_in<T>(&self, name: &str, range: RangeInclusive<T>) -> T
+    pub fn get_in<T>(&self, flag: &Flag<T>, range: RangeInclusive<T>) -> T
     where
-        T: FromStr + PartialOrd + Display,
+        T: FromStr + PartialOrd + Display + Clone,
     {
-        let raw = self.raw(name).unwrap_or_default().to_string();
-        let expected = || {
-            format!(
-                "invalid value '{raw}' for --{name}: expected a number from {} to {}",
-                range.start(),
-                range.end()
-            )
+        let raw = match (self.raw(flag), &flag.default) {
+            (Some(raw), _) => raw.to_string(),
+            (None, Some(default)) => default.to_string(),
+            (None, None) => usage_error(&format!("missing --{}", flag.name)),
         };
         match raw.parse::<T>() {
             Ok(v) if range.contains(&v) => v,
-            _ => usage_error(&expected()),
+            _ => usage_error(&format!(
+                "invalid value '{raw}' for --{}: expected a number from {} to {}",
+                flag.name,
+                range.start(),
+                range.end()
+            )),
         }
     }
 
     /// `--name MILLISECONDS` as a [`Duration`], at most `max_ms`.
-    pub fn millis(&self, name: &str, max_ms: u64) -> Duration {
-        Duration::from_millis(self.get_in(name, 0..=max_ms))
+    pub fn millis(&self, flag: &Flag<u64>, max_ms: u64) -> Duration {
+        Duration::from_millis(self.get_in(flag, 0..=max_ms))
     }
 
     /// Whether a switch was given.
-    pub fn switch(&self, name: &str) -> bool {
-        self.values.contains_key(name)
+    pub fn switch(&self, flag: &Flag<bool>) -> bool {
+        self.given(flag)
     }
 
-    /// A port number, with a message that says what a port is.
-    pub fn port(&self, name: &str) -> u16 {
-        let raw = self.raw(name).unwrap_or_default();
-        raw.parse().unwrap_or_else(|_| {
-            usage_error(&format!(
-                "invalid value '{raw}' for --{name}: expected a port number from 0 to 65535"
-            ))
+    /// The text of a flag as given, or its default as `--help` shows it: for
+    /// a value taken as it is (`--host`) or checked with a message of its own.
+    pub fn text<T: Display>(&self, flag: &Flag<T>) -> String {
+        match (self.raw(flag), &flag.default) {
+            (Some(raw), _) => raw.to_string(),
+            (None, Some(default)) => default.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// [`Matches::text`] parsed as `U`: for a flag declared as text whose
+    /// value has a type that cannot print itself for `--help`.
+    pub fn parse<U: FromStr>(&self, flag: &Flag<impl Display>) -> U
+    where
+        U::Err: Display,
+    {
+        let raw = self.text(flag);
+        raw.parse().unwrap_or_else(|e| {
+            usage_error(&format!("invalid value '{raw}' for --{}: {e}", flag.name))
         })
     }
 
-    /// `--host` and `--port` together, resolved to one socket address.
-    /// Names like `localhost` are looked up; an address that cannot be
-    /// resolved is a usage error.
-    pub fn socket_addr(&self) -> SocketAddr {
-        let port = self.port("port");
-        let host = self.raw("host").unwrap_or_default();
-        net::resolve(host, port).unwrap_or_else(|e| usage_error(&format!("--host '{host}': {e}")))
-    }
-
-    /// `--ipv6-only` of a server that binds `addr`: the value for
-    /// IPV6_V6ONLY. Off by default, so that `--host ::` means the same on
-    /// every OS: IPv6 and IPv4 clients alike (Linux and macOS default to
-    /// that, Windows to IPv6 only). The switch with an IPv4 address is a
-    /// usage error: it would mean nothing.
-    pub fn ipv6_only(&self, addr: SocketAddr) -> bool {
-        let asked = self.switch("ipv6-only");
-        if asked && addr.is_ipv4() {
+    /// A port number, with a message that says what a port is.
+    pub fn port(&self, flag: &Flag<u16>) -> u16 {
+        let Some(raw) = self.raw(flag) else {
+            return flag.default.unwrap_or_default();
+        };
+        raw.parse().unwrap_or_else(|_| {
             usage_error(&format!(
-                "--ipv6-only needs an IPv6 --host such as :: or ::1, not {}",
-                addr.ip()
-            ));
-        }
-        asked
-    }
-
-    /// `--host` and `--port` of a *client*: the server to reach. Port 0 is
-    /// refused (a server can bind port 0, but nothing can be sent to it), and
-    /// an unspecified host such as `0.0.0.0` means this machine (see
-    /// [`net::destination`]).
-    pub fn server_addr(&self) -> SocketAddr {
-        let addr = self.socket_addr();
-        if addr.port() == 0 {
-            usage_error("invalid value '0' for --port: a client needs the server's real port (the one it printed)");
-        }
-        net::destination(addr)
+                "invalid value '{raw}' for --{}: expected a port number from 0 to 65535",
+                flag.name
+            ))
+        })
     }
 
     /// The positional arguments, in order.
@@ -356,8 +393,15 @@ impl Matches {
 
 /// Print `NAME: MESSAGE (see --help)` on stderr and exit with code 2.
 pub fn usage_error(message: &str) -> ! {
-    eprintln!("{}: {message} (see --help)", program_name());
+    eprintln!("{}", usage_line(message));
     process::exit(2)
+}
+
+/// The line [`usage_error`] prints. The message quotes what the user typed,
+/// so it goes through [`escape::one_line`]: one line, nothing that drives a
+/// terminal.
+pub fn usage_line(message: &str) -> String {
+    escape::one_line(format!("{}: {message} (see --help)", program_name()).as_bytes())
 }
 
 /// A program made of subcommands (`udp-broadcast listen`, `... discover`):
@@ -421,14 +465,16 @@ pub fn program_name() -> String {
 mod tests {
     use super::*;
 
+    const PORT: Flag<u16> = Flag::with_default("port", "PORT", 6532, "the port");
+    const VERBOSE: Flag<bool> = Flag::switch("verbose", "talk more");
+    const SIZE: Flag<u32> = Flag::with_default("size", "N", 10, "how many");
+    const NAME: Flag<String> = Flag::optional("name", "TEXT", "who");
+
     static SPEC: Spec = Spec {
         name: "demo",
         about: "a test",
         positionals: &[],
-        flags: &[
-            Flag::with_default("port", "PORT", "6532", "the port"),
-            Flag::switch("verbose", "talk more"),
-        ],
+        flags: &[&PORT, &VERBOSE, &SIZE, &NAME],
         examples: &["demo --port 0"],
     };
 
@@ -439,13 +485,19 @@ mod tests {
     #[test]
     fn defaults_values_and_switches() {
         let m = parse(&[]).unwrap().unwrap();
-        assert_eq!(m.port("port"), 6532);
-        assert!(!m.switch("verbose"));
-        let m = parse(&["--port", "0", "--verbose"]).unwrap().unwrap();
-        assert_eq!(m.port("port"), 0);
-        assert!(m.switch("verbose"));
+        assert_eq!(m.port(&PORT), 6532);
+        assert!(!m.switch(&VERBOSE));
+        assert_eq!(m.get_in(&SIZE, 1..=10), 10);
+        assert_eq!(m.opt(&NAME), None);
+        let m = parse(&["--port", "0", "--verbose", "--size=3", "--name", "x"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.port(&PORT), 0);
+        assert!(m.switch(&VERBOSE));
+        assert_eq!(m.get::<u32>(&SIZE), 3);
+        assert_eq!(m.get(&NAME), "x");
         let m = parse(&["--port=7"]).unwrap().unwrap();
-        assert_eq!(m.port("port"), 7);
+        assert_eq!(m.port(&PORT), 7);
     }
 
     #[test]
@@ -467,10 +519,22 @@ mod tests {
     }
 
     #[test]
+    fn usage_line_is_one_printable_line() {
+        let line = usage_line("unexpected argument '\u{4}\n\t\u{1b}[2J\u{202e}'");
+        assert!(
+            line.ends_with(r"'\u{4}\n\t\u{1b}[2J\u{202e}' (see --help)"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn help_lists_flags_defaults_and_examples() {
         let help = SPEC.help();
         assert!(help.contains("--port PORT"));
         assert!(help.contains("[default: 6532]"));
+        assert!(help.contains("--size N     how many [default: 10]"));
+        assert!(help.contains("--verbose    talk more\n"));
+        assert!(help.contains("--name TEXT  who\n"));
         assert!(help.contains("demo --port 0"));
     }
 }

@@ -1,6 +1,6 @@
 //! Graceful shutdown on Ctrl+C (SIGINT) and SIGTERM.
 //!
-//! [`Shutdown::install`] registers a handler (through the `ctrlc` crate, with
+//! [`StopSignal::install`] registers a handler (through the `ctrlc` crate, with
 //! its `termination` feature so SIGTERM and SIGHUP count too; on Windows it
 //! catches the console's Ctrl+C and Ctrl+Break). The first signal sets a
 //! flag and then wakes the server (see [`Wake`]): its loops see the flag,
@@ -33,7 +33,7 @@ pub const FORCED_EXIT: i32 = 130;
 
 /// A cheap, clonable handle on the "please stop" flag.
 #[derive(Debug, Clone, Default)]
-pub struct Shutdown {
+pub struct StopSignal {
     inner: Arc<Inner>,
 }
 
@@ -48,7 +48,7 @@ struct Inner {
 }
 
 /// How to wake a server thread that is blocked on its socket, for
-/// [`Shutdown::wake_on_request`]. The address is the server's own
+/// [`StopSignal::wake_on_request`]. The address is the server's own
 /// (`local_addr()`); `0.0.0.0` and `::` are reached through loopback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -69,10 +69,11 @@ impl Wake {
             Wake::Connect(addr) => {
                 // The connection is closed again at once; the server sees
                 // the flag before it reads anything from it.
-                TcpStream::connect_timeout(&crate::net::destination(addr), WAKE_TIMEOUT).map(drop)
+                TcpStream::connect_timeout(&crate::sockets::destination(addr), WAKE_TIMEOUT)
+                    .map(drop)
             }
             Wake::Datagram(addr) => {
-                let to = crate::net::destination(addr);
+                let to = crate::sockets::destination(addr);
                 let any: IpAddr = match to {
                     SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
                     SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
@@ -84,11 +85,11 @@ impl Wake {
     }
 }
 
-impl Shutdown {
+impl StopSignal {
     /// Install the signal handler and return the flag it sets. Call once per
     /// process.
-    pub fn install() -> Result<Shutdown, ctrlc::Error> {
-        let shutdown = Shutdown::default();
+    pub fn install() -> Result<StopSignal, ctrlc::Error> {
+        let shutdown = StopSignal::default();
         let flag = shutdown.clone();
         let signals = AtomicUsize::new(0);
         ctrlc::set_handler(move || {
@@ -107,7 +108,7 @@ impl Shutdown {
     }
 
     /// Ask everything that holds this handle to stop, and wake the sockets
-    /// registered with [`wake_on_request`](Shutdown::wake_on_request).
+    /// registered with [`wake_on_request`](StopSignal::wake_on_request).
     pub fn request(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
         {
@@ -133,7 +134,7 @@ impl Shutdown {
 
     /// On a stop request, wake a thread that is blocked on this socket (see
     /// the module's introduction for why). The server's loop must check
-    /// [`requested`](Shutdown::requested) right after the blocking call
+    /// [`requested`](StopSignal::requested) right after the blocking call
     /// returns, so that it takes the wake-up for what it is. A request that
     /// came already wakes the socket at once.
     pub fn wake_on_request(&self, socket: Wake) {
@@ -186,7 +187,7 @@ mod tests {
 
     #[test]
     fn sleep_is_cut_short_by_a_request() {
-        let shutdown = Shutdown::default();
+        let shutdown = StopSignal::default();
         let other = shutdown.clone();
         let start = Instant::now();
         let t = std::thread::spawn(move || other.sleep(Duration::from_secs(10)));
@@ -202,7 +203,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let udp = UdpSocket::bind("[::1]:0").unwrap();
         udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let shutdown = Shutdown::default();
+        let shutdown = StopSignal::default();
         shutdown.wake_on_request(Wake::Connect(listener.local_addr().unwrap()));
         shutdown.wake_on_request(Wake::Datagram(udp.local_addr().unwrap()));
         let other = shutdown.clone();
@@ -218,7 +219,7 @@ mod tests {
     #[test]
     fn sleep_without_request_takes_its_time() {
         let start = Instant::now();
-        Shutdown::default().sleep(Duration::from_millis(30));
+        StopSignal::default().sleep(Duration::from_millis(30));
         assert!(start.elapsed() >= Duration::from_millis(30));
     }
 }

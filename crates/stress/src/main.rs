@@ -70,72 +70,79 @@ const GROUPS: [&str; 7] = [
     "transfer",
 ];
 
+const BIN_DIR: Flag<String> = Flag::optional(
+    "bin-dir",
+    "DIR",
+    "where the lesson binaries are (default: next to this program)",
+);
+const ONLY: Flag<&str> = Flag::with_default(
+    "only",
+    "GROUPS",
+    "all",
+    "comma-separated groups to run: datagrams, connections, held, slow, fds, shutdown, \
+     transfer",
+);
+const SEED: Flag<u64> = Flag::with_default(
+    "seed",
+    "N",
+    20261121,
+    "seed of every random choice; the same seed repeats a run",
+);
+const DATAGRAMS: Flag<usize> =
+    Flag::with_default("datagrams", "N", 10000, "hostile datagrams per UDP server");
+const CONNECTIONS: Flag<usize> = Flag::with_default(
+    "connections",
+    "N",
+    1000,
+    "hostile connections per TCP server",
+);
+const HELD: Flag<usize> = Flag::with_default(
+    "held",
+    "N",
+    1000,
+    "idle connections held against tcp-threaded-server",
+);
+const ROUNDS: Flag<usize> = Flag::with_default(
+    "rounds",
+    "N",
+    20,
+    "SIGINT rounds per server in the shutdown group",
+);
+const TRANSFERS: Flag<usize> = Flag::with_default(
+    "transfers",
+    "N",
+    20,
+    "lossy transfers, one seed each, in the transfer group",
+);
+const KILLS: Flag<usize> = Flag::with_default(
+    "kills",
+    "N",
+    12,
+    "transfers killed at a random point, in the transfer group",
+);
+const DEADLINE: Flag<u64> = Flag::with_default(
+    "deadline-s",
+    "S",
+    170,
+    "the watchdog stops everything after this many seconds",
+);
+
 static SPEC: Spec = Spec {
     name: "stress",
     about: "the stress and fault suite: hostile input, overload and shutdown under load, \
             against every lesson server on loopback",
     positionals: &[],
     flags: &[
-        Flag::optional(
-            "bin-dir",
-            "DIR",
-            "where the lesson binaries are (default: next to this program)",
-        ),
-        Flag::with_default(
-            "only",
-            "GROUPS",
-            "all",
-            "comma-separated groups to run: datagrams, connections, held, slow, fds, shutdown, \
-             transfer",
-        ),
-        Flag::with_default(
-            "seed",
-            "N",
-            "20261121",
-            "seed of every random choice; the same seed repeats a run",
-        ),
-        Flag::with_default(
-            "datagrams",
-            "N",
-            "10000",
-            "hostile datagrams per UDP server",
-        ),
-        Flag::with_default(
-            "connections",
-            "N",
-            "1000",
-            "hostile connections per TCP server",
-        ),
-        Flag::with_default(
-            "held",
-            "N",
-            "1000",
-            "idle connections held against tcp-threaded-server",
-        ),
-        Flag::with_default(
-            "rounds",
-            "N",
-            "20",
-            "SIGINT rounds per server in the shutdown group",
-        ),
-        Flag::with_default(
-            "transfers",
-            "N",
-            "20",
-            "lossy transfers, one seed each, in the transfer group",
-        ),
-        Flag::with_default(
-            "kills",
-            "N",
-            "12",
-            "transfers killed at a random point, in the transfer group",
-        ),
-        Flag::with_default(
-            "deadline-s",
-            "S",
-            "170",
-            "the watchdog stops everything after this many seconds",
-        ),
+        &BIN_DIR,
+        &ONLY,
+        &SEED,
+        &DATAGRAMS,
+        &CONNECTIONS,
+        &HELD,
+        &ROUNDS,
+        &TRANSFERS,
+        &KILLS,
+        &DEADLINE,
     ],
     examples: &[
         "scripts/stress.sh",
@@ -166,7 +173,7 @@ impl Plan {
 fn main() -> ExitCode {
     let m = SPEC.parse();
     let only: Vec<String> = m
-        .get::<String>("only")
+        .text(&ONLY)
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
@@ -182,17 +189,17 @@ fn main() -> ExitCode {
     }
     let plan = Plan {
         only,
-        seed: m.get("seed"),
-        datagrams: m.get_in("datagrams", 1..=100_000),
-        connections: m.get_in("connections", 8..=100_000),
-        held: m.get_in("held", 1..=10_000),
-        rounds: m.get_in("rounds", 1..=100),
-        transfers: m.get_in("transfers", 1..=100),
-        kills: m.get_in("kills", 1..=100),
+        seed: m.get(&SEED),
+        datagrams: m.get_in(&DATAGRAMS, 1..=100_000),
+        connections: m.get_in(&CONNECTIONS, 8..=100_000),
+        held: m.get_in(&HELD, 1..=10_000),
+        rounds: m.get_in(&ROUNDS, 1..=100),
+        transfers: m.get_in(&TRANSFERS, 1..=100),
+        kills: m.get_in(&KILLS, 1..=100),
     };
-    let deadline = Duration::from_secs(m.get_in("deadline-s", 1..=3600));
-    let bin_dir = match m.opt::<PathBuf>("bin-dir") {
-        Some(dir) => dir,
+    let deadline = Duration::from_secs(m.get_in(&DEADLINE, 1..=3600));
+    let bin_dir = match m.opt(&BIN_DIR) {
+        Some(dir) => PathBuf::from(dir),
         None => match std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(PathBuf::from))

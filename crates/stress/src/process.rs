@@ -151,7 +151,7 @@ pub fn check_log(log: &str) -> Result<usize, String> {
     let total = log.lines().count();
     for (i, line) in log.lines().enumerate() {
         // The one line a failing program ends with (`NAME: error: ...`,
-        // from `common::finish`) is allowed, as the last line only.
+        // from `common::exit_code`) is allowed, as the last line only.
         let final_error = i + 1 == total && line.contains(": error: ");
         if !is_log_line(line) && !final_error {
             return Err(format!("not a whole log line: {line:?}"));

@@ -43,10 +43,10 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 
-use common::net;
 use common::options::tcp::{
     is_busy_line, split_goodbye, Framing, TcpClientOptions, MAX_BUFFER, MAX_REPLY,
 };
+use common::{escape, sockets};
 use log::{info, log, warn, Level};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -55,7 +55,7 @@ mod round_trips;
 fn main() -> ExitCode {
     let options = TcpClientOptions::parse();
     common::logging::init();
-    common::finish(run(&options))
+    common::exit_code(run(&options))
 }
 
 fn run(options: &TcpClientOptions) -> Result<(), Box<dyn Error>> {
@@ -144,7 +144,7 @@ fn exchange(
         return Ok(());
     }
     send_and_read(stream, reader, message, options, &mut |reply| {
-        common::outln!("{}", net::printable(reply))
+        common::outln!("{}", escape::printable(reply))
     })
 }
 
@@ -187,7 +187,7 @@ fn send_and_read(
             // Raw framing: after the first reply, silence may just mean the
             // server read several of our messages as one, or we read several
             // of its replies as one.
-            Err(e) if count > 1 && options.framing == Framing::Raw && net::is_timeout(&e) => {
+            Err(e) if count > 1 && options.framing == Framing::Raw && sockets::is_timeout(&e) => {
                 warn!(
                     "sent {} messages but read only {}: several writes were read as one \
                      (ours by the server, or its replies by us), because TCP carries bytes, \
@@ -283,12 +283,12 @@ fn read_reply(
                 .take(MAX_REPLY as u64 + 1)
                 .read_until(b'\n', &mut line);
             match read {
-                Err(e) if net::is_timeout(&e) && !line.is_empty() => {
+                Err(e) if sockets::is_timeout(&e) && !line.is_empty() => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         format!(
                             "got {} but no newline after it: is the server using --framing line?",
-                            net::preview(&String::from_utf8_lossy(&line))
+                            escape::preview(&String::from_utf8_lossy(&line))
                         ),
                     ))
                 }
@@ -352,7 +352,7 @@ fn check_unasked(
     // preview() escapes control characters as printable() does (and quotes).
     // The line's own newline ends it: it is not part of what was said.
     let line = unasked.strip_suffix(b"\n").unwrap_or(&unasked);
-    let said = net::preview(&String::from_utf8_lossy(line));
+    let said = escape::preview(&String::from_utf8_lossy(line));
     match result {
         Ok(true) if unasked.is_empty() => Ok(()),
         Ok(true) => {
@@ -407,14 +407,14 @@ fn goodbye_error(reply: &[u8], options: &TcpClientOptions) -> Box<dyn Error> {
         return format!("the server at {} has closed the connection", options.server).into();
     };
     if !before.is_empty() {
-        if let Err(e) = common::outln!("{}", net::printable(before)) {
+        if let Err(e) = common::outln!("{}", escape::printable(before)) {
             return e.into();
         }
     }
     format!(
         "the server at {} has closed the connection, saying {}",
         options.server,
-        net::preview(said)
+        escape::preview(said)
     )
     .into()
 }
@@ -422,7 +422,7 @@ fn goodbye_error(reply: &[u8], options: &TcpClientOptions) -> Box<dyn Error> {
 /// What a failed send means. A send that times out is not a missing
 /// reply: the server has stopped reading, and the bytes have nowhere to go.
 fn send_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
-    if net::is_timeout(&error) {
+    if sockets::is_timeout(&error) {
         return format!(
             "could not send to {} within {:?}: the server is not reading what we send, and \
              the buffers between us are full (a sequential server may be busy with another \
@@ -437,7 +437,7 @@ fn send_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
 /// What a failed send or receive means for the connection.
 fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
     let server = options.server;
-    if net::is_timeout(&error) && options.framing == Framing::Raw {
+    if sockets::is_timeout(&error) && options.framing == Framing::Raw {
         // Our message had no newline. A server in line framing is still
         // waiting for one: that is not slowness, but a framing mismatch.
         return format!(
@@ -449,7 +449,7 @@ fn io_error(options: &TcpClientOptions, error: io::Error) -> Box<dyn Error> {
         )
         .into();
     }
-    if net::is_timeout(&error) {
+    if sockets::is_timeout(&error) {
         return format!(
             "no reply from {server} within {:?}: the server is slow or stuck (a sequential \
              server may be busy with another client). Try a longer --timeout-ms",

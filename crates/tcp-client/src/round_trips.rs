@@ -12,7 +12,7 @@ use std::io::BufReader;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::net;
+use common::escape;
 use common::options::tcp::TcpClientOptions;
 
 use crate::{check_unasked, send_and_read, sendable};
@@ -43,7 +43,7 @@ pub(crate) fn repeat(
                 return Ok(());
             }
             last = Some(reply.to_vec());
-            common::outln!("{}", net::printable(reply))
+            common::outln!("{}", escape::printable(reply))
         })?;
         times.push(start.elapsed());
     }

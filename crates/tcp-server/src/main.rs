@@ -41,28 +41,28 @@
 
 use std::error::Error;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::options::tcp::{Framing, TcpServerOptions, IDLE_REASON, SHUTDOWN_REASON};
 use common::reply::INVALID_ENCODING;
 use common::shutdown::Wake;
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
 fn main() -> ExitCode {
     let options = TcpServerOptions::sequential();
     common::logging::init();
-    common::finish(serve(&options))
+    common::exit_code(serve(&options))
 }
 
 // The tutorial's path: socket → bind → listen → accept → recv → send → close.
 
 /// Open the listening socket, accept clients until Ctrl+C, close it.
 fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
-    let shutdown = Shutdown::install()?;
+    let shutdown = StopSignal::install()?;
 
     // socket(): an IPv4 or IPv6 socket (the domain follows the address) of
     // type SOCK_STREAM, which is TCP. Same as socket(AF_INET, SOCK_STREAM).
@@ -85,7 +85,7 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
     // bind(): take the address and port, so clients know where to connect.
     socket
         .bind(&options.addr.into())
-        .map_err(|e| net::tcp_bind_error(options.addr, e))?;
+        .map_err(|e| sockets::tcp_bind_error(options.addr, e))?;
     // listen(): from now on the kernel completes handshakes by itself and
     // queues up to `backlog` new connections until we accept() them.
     socket.listen(options.backlog)?;
@@ -109,7 +109,7 @@ fn serve(options: &TcpServerOptions) -> Result<(), Box<dyn Error>> {
 }
 
 /// Accept clients and serve each one.
-fn accept_loop(listener: &TcpListener, options: &TcpServerOptions, shutdown: &Shutdown) {
+fn accept_loop(listener: &TcpListener, options: &TcpServerOptions, shutdown: &StopSignal) {
     loop {
         if shutdown.requested() {
             break;
@@ -136,7 +136,7 @@ fn handle_connection(
     stream: TcpStream,
     peer: SocketAddr,
     options: &TcpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) {
     info!("{peer}: connected");
     let why = match converse(&stream, peer, options, shutdown) {
@@ -155,12 +155,12 @@ fn converse(
     stream: &TcpStream,
     peer: SocketAddr,
     options: &TcpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<&'static str> {
     // Reads and writes give up every POLL_INTERVAL, so the loop can notice
     // Ctrl+C and the idle timeout (the tutorial's recv() waits for ever).
-    stream.set_read_timeout(Some(net::POLL_INTERVAL))?;
-    stream.set_write_timeout(Some(net::POLL_INTERVAL))?;
+    stream.set_read_timeout(Some(sockets::POLL_INTERVAL))?;
+    stream.set_write_timeout(Some(sockets::POLL_INTERVAL))?;
     // The buffer holds at most `buffer_size` bytes, so a client cannot make
     // it grow: a longer line is refused, not stored.
     let mut reader = BufReader::with_capacity(options.buffer_size, stream);
@@ -191,7 +191,7 @@ fn converse(
             Ok(Incoming::Partial) => continue,
             Ok(Incoming::Closed) => return Ok("the client hung up"),
             // Nothing came in POLL_INTERVAL: loop to check the clocks.
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => return Err(e),
         }
         message.clear();
@@ -250,12 +250,12 @@ fn answer(
     message: &[u8],
     peer: SocketAddr,
     options: &TcpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<()> {
     // decode('utf-8'): bytes on the wire are not text until decoded.
     let reply = match std::str::from_utf8(message) {
         Ok(text) => {
-            info!("{peer}: {}", net::preview(text));
+            info!("{peer}: {}", escape::preview(text));
             options.reply.respond(text)
         }
         Err(_) => refuse_invalid_utf8(peer, message.len()),
@@ -273,7 +273,7 @@ fn send_reply(
     stream: &TcpStream,
     reply: String,
     options: &TcpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<()> {
     let mut bytes = reply.into_bytes();
     if options.framing == Framing::Line {
@@ -294,7 +294,7 @@ fn stop_on_ctrl_c_or_idle_client(
     stream: &TcpStream,
     peer: SocketAddr,
     options: &TcpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
     last_message: Instant,
 ) -> Option<&'static str> {
     let (why, reason) = if shutdown.requested() {
@@ -355,7 +355,7 @@ fn refuse_invalid_utf8(peer: SocketAddr, len: usize) -> String {
 
 /// A failed accept() kills the tutorial's server; here it never stops it.
 /// Some failures repeat at once (EMFILE): pause rather than spin.
-fn back_off_after_accept_error(error: &io::Error, shutdown: &Shutdown) {
+fn back_off_after_accept_error(error: &io::Error, shutdown: &StopSignal) {
     warn!("accept failed: {error}");
     shutdown.sleep(Duration::from_millis(50));
 }
@@ -369,14 +369,14 @@ fn send_all_or_give_up(
     mut stream: &TcpStream,
     mut bytes: &[u8],
     patience: Duration,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<()> {
     let started = Instant::now();
     while !bytes.is_empty() {
         match stream.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(sent) => bytes = &bytes[sent..],
-            Err(e) if net::is_timeout(&e) => {
+            Err(e) if sockets::is_timeout(&e) => {
                 if shutdown.requested() || started.elapsed() >= patience {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -398,7 +398,7 @@ fn hang_up_cleanly(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     let _ = stream.write(format!("Error: {reason}\n").as_bytes());
     // shutdown(SHUT_WR): a FIN goes out right after the line, "nothing more
     // from us", while we can still read.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.shutdown(Shutdown::Write);
     // close() with unread bytes sends a reset (RST), which can cost the
     // client our line: read away what it has sent already (at most 64 KiB).
     // Later bytes still meet a reset; waiting would hold up accept().

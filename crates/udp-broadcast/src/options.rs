@@ -13,11 +13,11 @@ use std::time::Duration;
 use common::cli::{self, Flag, Spec};
 
 /// The port the listeners share and `discover` sends to.
-pub const DEFAULT_PORT: u16 = 6550;
+const SHARED_PORT: u16 = 6550;
 
 /// Where `discover` sends by default: the broadcast address of the loopback
 /// network 127.0.0.0/8, so the default never leaves this machine.
-pub const DEFAULT_TO: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
+const LOOPBACK_BROADCAST: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
 
 /// The longest `--name`, in characters. A reply must stay small: it is one
 /// datagram, and a responder should not answer a tiny request with a big one.
@@ -26,11 +26,48 @@ pub const DEFAULT_TO: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
 /// unless given `--lan`.
 pub const MAX_NAME: usize = 64;
 
-const PORT: Flag = Flag::with_default(
+const PORT: Flag<u16> = Flag::with_default(
     "port",
     "PORT",
-    "6550",
+    SHARED_PORT,
     "UDP port the listeners share; 0 picks any free port",
+);
+const NAME: Flag<String> = Flag::optional(
+    "name",
+    "NAME",
+    "what to answer (1-64 printable characters) [default: HOSTNAME-PID]",
+);
+const LAN: Flag<bool> = Flag::switch(
+    "lan",
+    "answer requests from every address, not only loopback ones. Off by default: an \
+     open listener tells anyone its name (host name and pid by default) and answers an \
+     8-byte request with up to 261 bytes, so forged requests could aim it at a victim \
+     (a reflector and amplifier)",
+);
+const TO: Flag<Ipv4Addr> = Flag::with_default(
+    "to",
+    "ADDR",
+    LOOPBACK_BROADCAST,
+    "IPv4 broadcast address to send to; the default stays on this machine \
+     (IPv6 has no broadcast: it uses multicast)",
+);
+const LISTENERS_PORT: Flag<u16> =
+    Flag::with_default("port", "PORT", SHARED_PORT, "the listeners' UDP port");
+const WAIT: Flag<u64> = Flag::with_default(
+    "wait-ms",
+    "MS",
+    1000,
+    "how long to collect replies (1-60000)",
+);
+const STOP_AFTER: Flag<usize> = Flag::with_default(
+    "stop-after",
+    "N",
+    0,
+    "stop as soon as N listeners have answered; 0 waits the whole time",
+);
+const WITHOUT_SO_BROADCAST: Flag<bool> = Flag::switch(
+    "without-so-broadcast",
+    "do not set SO_BROADCAST, to see the kernel refuse the send (Permission denied)",
 );
 
 static LISTEN: Spec = Spec {
@@ -39,21 +76,7 @@ static LISTEN: Spec = Spec {
             listener's name. Only requests from a loopback address (127.0.0.0/8, this machine) \
             are answered unless --lan is given",
     positionals: &[],
-    flags: &[
-        PORT,
-        Flag::optional(
-            "name",
-            "NAME",
-            "what to answer (1-64 printable characters) [default: HOSTNAME-PID]",
-        ),
-        Flag::switch(
-            "lan",
-            "answer requests from every address, not only loopback ones. Off by default: an \
-             open listener tells anyone its name (host name and pid by default) and answers an \
-             8-byte request with up to 261 bytes, so forged requests could aim it at a victim \
-             (a reflector and amplifier)",
-        ),
-    ],
+    flags: &[&PORT, &NAME, &LAN],
     examples: &[
         "udp-broadcast listen",
         "udp-broadcast listen --name kitchen",
@@ -67,32 +90,7 @@ static DISCOVER: Spec = Spec {
     about: "set SO_BROADCAST, send one DISCOVER to a broadcast address, print every listener \
             that answers before the wait ends (exit 1 if none does)",
     positionals: &[],
-    flags: &[
-        Flag::with_default(
-            "to",
-            "ADDR",
-            "127.255.255.255",
-            "IPv4 broadcast address to send to; the default stays on this machine \
-             (IPv6 has no broadcast: it uses multicast)",
-        ),
-        Flag::with_default("port", "PORT", "6550", "the listeners' UDP port"),
-        Flag::with_default(
-            "wait-ms",
-            "MS",
-            "1000",
-            "how long to collect replies (1-60000)",
-        ),
-        Flag::with_default(
-            "stop-after",
-            "N",
-            "0",
-            "stop as soon as N listeners have answered; 0 waits the whole time",
-        ),
-        Flag::switch(
-            "without-so-broadcast",
-            "do not set SO_BROADCAST, to see the kernel refuse the send (Permission denied)",
-        ),
-    ],
+    flags: &[&TO, &LISTENERS_PORT, &WAIT, &STOP_AFTER, &WITHOUT_SO_BROADCAST],
     examples: &[
         "udp-broadcast discover",
         "udp-broadcast discover --to 127.0.0.1          # unicast: only one listener on the port hears it",
@@ -146,7 +144,7 @@ impl BroadcastCommand {
             &[&LISTEN, &DISCOVER],
         );
         if spec.name == LISTEN.name {
-            let name = match m.opt::<String>("name") {
+            let name = match m.opt(&NAME) {
                 Some(name) => name,
                 None => default_name(),
             };
@@ -157,34 +155,34 @@ impl BroadcastCommand {
                 ));
             }
             return BroadcastCommand::Listen(ListenOptions {
-                port: m.port("port"),
+                port: m.port(&PORT),
                 name,
-                lan: m.switch("lan"),
+                lan: m.switch(&LAN),
             });
         }
-        let port = m.port("port");
+        let port = m.port(&LISTENERS_PORT);
         if port == 0 {
             cli::usage_error(&format!(
                 "invalid value '0' for --port: give the port the listeners printed (default \
-                 {DEFAULT_PORT})"
+                 {SHARED_PORT})"
             ));
         }
-        let to = m.get::<String>("to");
+        let to = m.text(&TO);
         let ip = match to.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => ip,
             Ok(IpAddr::V6(_)) => cli::usage_error(&format!(
                 "invalid value '{to}' for --to: IPv6 has no broadcast (it uses multicast \
-                 instead); give an IPv4 address such as {DEFAULT_TO}"
+                 instead); give an IPv4 address such as {LOOPBACK_BROADCAST}"
             )),
             Err(_) => cli::usage_error(&format!(
-                "invalid value '{to}' for --to: expected an IPv4 address such as {DEFAULT_TO}"
+                "invalid value '{to}' for --to: expected an IPv4 address such as {LOOPBACK_BROADCAST}"
             )),
         };
         BroadcastCommand::Discover(DiscoverOptions {
             to: SocketAddrV4::new(ip, port),
-            wait: Duration::from_millis(m.get_in("wait-ms", 1..=60_000)),
-            stop_after: m.get_in("stop-after", 0..=1000),
-            so_broadcast: !m.switch("without-so-broadcast"),
+            wait: Duration::from_millis(m.get_in(&WAIT, 1..=60_000)),
+            stop_after: m.get_in(&STOP_AFTER, 0..=1000),
+            so_broadcast: !m.switch(&WITHOUT_SO_BROADCAST),
         })
     }
 }
@@ -218,19 +216,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// separators, the word joiner and its kin, and the byte-order mark:
 /// invisible, able to break a line, or able to reorder the text around them
 /// on screen. These are exactly the characters other than control characters
-/// that `common::net::printable` escapes (the unit test
-/// `refuses_what_printable_escapes` keeps the two in step).
+/// that `common::escape` escapes: this is its predicate.
 fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061c}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{feff}'
-    )
+    common::escape::is_invisible_format(c)
 }
 
 /// `HOSTNAME-PID`: the host tells machines apart, the process id tells apart
@@ -281,7 +269,7 @@ mod tests {
                 continue;
             }
             let text = c.to_string();
-            let escaped = common::net::printable(text.as_bytes()) != text;
+            let escaped = common::escape::printable(text.as_bytes()) != text;
             assert_eq!(is_invisible_format(c), escaped, "U+{:04X}", u32::from(c));
         }
     }

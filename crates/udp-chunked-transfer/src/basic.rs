@@ -12,7 +12,7 @@ use std::io::Read;
 use std::net::UdpSocket;
 use std::time::Instant;
 
-use common::{net, Shutdown};
+use common::{sockets, StopSignal};
 use log::{debug, info, warn};
 
 use crate::crc::{self, Crc32};
@@ -34,7 +34,7 @@ pub fn send_basic(
     options: &SendOptions,
     file: &mut File,
     size: u64,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> Result {
     let chunk = options.chunk_size;
     let count = chunk_count(size, chunk)?;
@@ -97,12 +97,12 @@ pub fn send_basic(
 
 /// The tutorial's receiver, plus what it lacks: a silence timeout, the
 /// missing chunks named, and no partial file left behind.
-pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
+pub fn receive_basic(options: &ReceiveOptions, shutdown: &StopSignal) -> Result {
     let socket = listen_udp(options, shutdown)?;
     let chunk = options.chunk_size;
     let most_chunks =
         options.max_size / chunk as u64 + u64::from(options.max_size % chunk as u64 != 0);
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
     let mut hinted = false;
 
     // 1. Wait for a count header, from anybody.
@@ -115,9 +115,9 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         // recv_from(): one whole datagram and who sent it.
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => {
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };
@@ -169,9 +169,9 @@ pub fn receive_basic(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
         // silence and Ctrl+C).
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => {
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };

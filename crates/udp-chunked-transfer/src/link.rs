@@ -8,7 +8,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{net, Shutdown};
+use common::{sockets, StopSignal};
 use log::debug;
 
 use crate::sim::{Fate, Simulator};
@@ -58,7 +58,7 @@ pub struct Link<'a> {
     pub counters: Counters,
     /// Big enough for any datagram.
     pub buf: Vec<u8>,
-    pub shutdown: &'a Shutdown,
+    pub shutdown: &'a StopSignal,
 }
 
 impl Link<'_> {
@@ -86,7 +86,7 @@ impl Link<'_> {
     /// address. Linux and macOS say nothing; there the peer times out.
     /// Retrying would only hear the same answer, so the transfer ends.
     pub fn receive_error(&self, e: io::Error) -> Stop {
-        if net::is_port_unreachable(&e) {
+        if sockets::is_port_unreachable(&e) {
             Stop::There(format!(
                 "nothing is listening at {} (its machine answered \"port unreachable\"): \
                  is the other side running, on that address and port?",
@@ -112,7 +112,7 @@ impl Link<'_> {
             if left.is_zero() {
                 return Ok(None);
             }
-            let wait = left.clamp(Duration::from_millis(1), net::POLL_INTERVAL);
+            let wait = left.clamp(Duration::from_millis(1), sockets::POLL_INTERVAL);
             // SO_RCVTIMEO: wake up by the deadline, or to notice Ctrl+C.
             self.socket.set_read_timeout(Some(wait))?;
             // recv_from(): the reply, or anybody else's datagram.
@@ -122,7 +122,7 @@ impl Link<'_> {
                     self.counters.ignored += 1;
                     debug!("{from}: not the receiver: ignored");
                 }
-                Err(e) if net::is_timeout(&e) => {}
+                Err(e) if sockets::is_timeout(&e) => {}
                 Err(e) => return Err(self.receive_error(e)),
             }
         }

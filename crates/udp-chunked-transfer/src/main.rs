@@ -60,11 +60,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use common::shutdown::Wake;
-use common::{net, Shutdown};
+use common::{sockets, StopSignal};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::options::{Command, Protocol as Transfer, ReceiveOptions, SendOptions};
+use crate::options::{Command, ReceiveOptions, SendOptions, Transfer};
 use crate::sim::{Fate, Simulator};
 
 /// The kernel buffers we ask for. Linux caps the request at
@@ -76,7 +76,7 @@ const SOCKET_BUFFER: usize = 8 << 20;
 fn main() -> ExitCode {
     let command = options::parse();
     common::logging::init();
-    common::finish(match &command {
+    common::exit_code(match &command {
         Command::Send(options) => send(options),
         Command::Receive(options) => receive(options),
     })
@@ -86,7 +86,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
 /// Open the file and hand it to the sender of the chosen protocol.
 fn send(options: &SendOptions) -> Result {
-    let shutdown = Shutdown::install()?;
+    let shutdown = StopSignal::install()?;
     let name = options.file.display();
     let mut file = File::open(&options.file).map_err(|e| format!("cannot open {name}: {e}"))?;
     let meta = file.metadata()?;
@@ -105,7 +105,7 @@ fn send(options: &SendOptions) -> Result {
 /// ends.
 fn receive(options: &ReceiveOptions) -> Result {
     check_destination(&options.out)?;
-    let shutdown = Shutdown::install()?;
+    let shutdown = StopSignal::install()?;
     let result = match options.protocol {
         Transfer::Basic => basic::receive_basic(options, &shutdown),
         Transfer::Reliable => receive::receive_reliable(options, &shutdown),
@@ -168,7 +168,7 @@ pub fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
 
 /// socket(), bind(), a read timeout, the `listening on` line and the
 /// Ctrl+C wake-up: how every UDP receiver starts.
-pub fn listen_udp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result<UdpSocket> {
+pub fn listen_udp(options: &ReceiveOptions, shutdown: &StopSignal) -> Result<UdpSocket> {
     let addr = options.addr;
     let socket = udp_socket(addr)?;
     // IPV6_V6ONLY off: `--host ::` takes IPv4 senders too, on every OS.
@@ -178,10 +178,10 @@ pub fn listen_udp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result<UdpSo
     // bind(): take the port, so the sender knows where to send.
     socket
         .bind(&addr.into())
-        .map_err(|e| net::bind_error(addr, e))?;
+        .map_err(|e| sockets::bind_error(addr, e))?;
     let socket = UdpSocket::from(socket);
     // recv_from() wakes up every POLL_INTERVAL to check the sender's silence.
-    socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
+    socket.set_read_timeout(Some(sockets::POLL_INTERVAL))?;
     let local = socket.local_addr()?;
     common::outln!("listening on {local}")?;
     // And at once on Ctrl+C: the handler sends us an empty datagram.
@@ -254,21 +254,6 @@ pub fn in_chunks(size: u64, count: u32, chunk: usize) -> String {
     )
 }
 
-/// A message from the network (at most 200 bytes), made safe to print:
-/// control characters are escaped, so the peer cannot drive our terminal.
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,12 +266,5 @@ mod tests {
         assert_eq!(chunk_count(1025, 1024).unwrap(), 2);
         assert_eq!(chunk_count(u64::from(u32::MAX), 1).unwrap(), u32::MAX);
         assert!(chunk_count(u64::from(u32::MAX) + 1, 1).is_err());
-    }
-
-    #[test]
-    fn peer_text_is_escaped_not_cut() {
-        assert_eq!(text(b"too big\n\x1b[2J"), "too big\\n\\u{1b}[2J");
-        assert_eq!(text(&[b'a'; 150]).len(), 150);
-        assert_eq!(text(&[0xff, b'x']), "\u{fffd}x");
     }
 }

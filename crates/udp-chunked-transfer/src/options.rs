@@ -12,18 +12,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use common::cli::{self, Flag, Spec};
-use common::options::{HOST, IPV6_ONLY};
+use common::options::{DEFAULT_HOST, HOST, IPV6_ONLY};
 
 use crate::window::MAX_WINDOW;
 use crate::wire::{MAX_BASIC_CHUNK, MAX_RELIABLE_CHUNK};
 
 /// The receiver's port. The UDP lessons use 6532; this lesson sits a little
 /// above so both can run at once.
-const DEFAULT_PORT: &str = "6540";
+const RECEIVER_PORT: u16 = 6540;
 
-/// How the file travels.
+/// How the file travels: `--protocol`. (Not `Protocol`, which would clash
+/// with socket2's `Transfer::UDP` in the same files.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
+pub enum Transfer {
     /// A handshake, a sliding window, acknowledgements, retransmission and an
     /// end-to-end checksum: survives loss, reordering and duplication.
     #[default]
@@ -35,36 +36,36 @@ pub enum Protocol {
     Tcp,
 }
 
-impl Protocol {
+impl Transfer {
     /// The names `--protocol` accepts.
     pub const NAMES: &'static str = "reliable | basic | tcp";
 }
 
-impl FromStr for Protocol {
+impl FromStr for Transfer {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "reliable" => Ok(Protocol::Reliable),
-            "basic" => Ok(Protocol::Basic),
-            "tcp" => Ok(Protocol::Tcp),
-            _ => Err(format!("expected one of {}", Protocol::NAMES)),
+            "reliable" => Ok(Transfer::Reliable),
+            "basic" => Ok(Transfer::Basic),
+            "tcp" => Ok(Transfer::Tcp),
+            _ => Err(format!("expected one of {}", Transfer::NAMES)),
         }
     }
 }
 
-impl fmt::Display for Protocol {
+impl fmt::Display for Transfer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Protocol::Reliable => "reliable",
-            Protocol::Basic => "basic",
-            Protocol::Tcp => "tcp",
+            Transfer::Reliable => "reliable",
+            Transfer::Basic => "basic",
+            Transfer::Tcp => "tcp",
         })
     }
 }
 
 /// A byte count with an optional binary suffix: `1000`, `64K`, `10M`, `2G`
-/// (K = 1024).
+/// (K = 1024). It prints with the largest suffix that divides it exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
@@ -81,6 +82,19 @@ impl FromStr for ByteSize {
         };
         let n: u64 = digits.parse().map_err(|_| err())?;
         n.checked_mul(1 << shift).map(ByteSize).ok_or_else(err)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        match [(30, 'G'), (20, 'M'), (10, 'K')]
+            .into_iter()
+            .find(|&(shift, _)| n != 0 && n % (1 << shift) == 0)
+        {
+            Some((shift, suffix)) => write!(f, "{}{suffix}", n >> shift),
+            None => write!(f, "{n}"),
+        }
     }
 }
 
@@ -112,7 +126,7 @@ pub struct SendOptions {
     pub file: PathBuf,
     /// Where the receiver listens.
     pub receiver: SocketAddr,
-    pub protocol: Protocol,
+    pub protocol: Transfer,
     /// Data bytes per datagram.
     pub chunk_size: usize,
     /// `reliable`: most chunks sent and not yet acknowledged.
@@ -133,7 +147,7 @@ pub struct ReceiveOptions {
     pub addr: SocketAddr,
     /// IPV6_V6ONLY for an IPv6 `addr`: `--ipv6-only`.
     pub ipv6_only: bool,
-    pub protocol: Protocol,
+    pub protocol: Transfer,
     /// `basic`: the chunk size the sender uses (the format does not say).
     pub chunk_size: usize,
     /// Refuse files larger than this.
@@ -150,36 +164,65 @@ pub enum Command {
     Receive(ReceiveOptions),
 }
 
-const PROTOCOL: Flag = Flag::with_default("protocol", "NAME", "reliable", Protocol::NAMES);
-const CHUNK: Flag = Flag::with_default(
+const PROTOCOL: Flag<Transfer> =
+    Flag::with_default("protocol", "NAME", Transfer::Reliable, Transfer::NAMES);
+const CHUNK: Flag<usize> = Flag::with_default(
     "chunk-size",
     "BYTES",
-    "1024",
+    1024,
     "data bytes per datagram (reliable: 1-65498, basic: 1-65503)",
 );
-const LOSS: Flag = Flag::with_default(
+const LOSS: Flag<f64> = Flag::with_default(
     "simulate-loss",
     "P",
-    "0",
+    0.0,
     "drop this fraction (0-1) of the datagrams this side sends",
 );
-const DUPLICATE: Flag = Flag::with_default(
+const DUPLICATE: Flag<f64> = Flag::with_default(
     "simulate-duplicate",
     "P",
-    "0",
+    0.0,
     "send this fraction (0-1) of datagrams twice",
 );
-const REORDER: Flag = Flag::with_default(
+const REORDER: Flag<f64> = Flag::with_default(
     "simulate-reorder",
     "P",
-    "0",
+    0.0,
     "hold back this fraction (0-1) of datagrams until after the next one",
 );
-const SEED: Flag = Flag::with_default(
+const SEED: Flag<u64> = Flag::with_default(
     "seed",
     "N",
-    "1",
+    1,
     "seed of the simulator: the same seed drops the same datagrams",
+);
+
+const RECEIVER_HOST: Flag<&str> = Flag::with_default(
+    "host",
+    "HOST",
+    DEFAULT_HOST,
+    "the receiver's address or name",
+);
+const RECEIVER: Flag<u16> =
+    Flag::with_default("port", "PORT", RECEIVER_PORT, "the receiver's port");
+const WINDOW: Flag<u32> = Flag::with_default(
+    "window",
+    "N",
+    512,
+    "reliable: most chunks sent and not yet acknowledged (1-4096); the receiver may \
+     grant fewer, as many as its socket buffer holds (see net.core.rmem_max)",
+);
+const RETRIES: Flag<u32> = Flag::with_default(
+    "retries",
+    "N",
+    10,
+    "reliable: resend one datagram at most this often, then give up (1-100)",
+);
+const MIN_RTO: Flag<u64> = Flag::with_default(
+    "min-rto-ms",
+    "MS",
+    20,
+    "reliable: the shortest retransmission timeout (1-10000)",
 );
 
 static SEND: Spec = Spec {
@@ -187,38 +230,17 @@ static SEND: Spec = Spec {
     about: "send FILE to a receiver, chunk by chunk",
     positionals: &["FILE"],
     flags: &[
-        Flag::with_default(
-            "host",
-            "HOST",
-            "127.0.0.1",
-            "the receiver's address or name",
-        ),
-        Flag::with_default("port", "PORT", DEFAULT_PORT, "the receiver's port"),
-        PROTOCOL,
-        CHUNK,
-        Flag::with_default(
-            "window",
-            "N",
-            "512",
-            "reliable: most chunks sent and not yet acknowledged (1-4096); the receiver may \
-             grant fewer, as many as its socket buffer holds (see net.core.rmem_max)",
-        ),
-        Flag::with_default(
-            "retries",
-            "N",
-            "10",
-            "reliable: resend one datagram at most this often, then give up (1-100)",
-        ),
-        Flag::with_default(
-            "min-rto-ms",
-            "MS",
-            "20",
-            "reliable: the shortest retransmission timeout (1-10000)",
-        ),
-        LOSS,
-        DUPLICATE,
-        REORDER,
-        SEED,
+        &RECEIVER_HOST,
+        &RECEIVER,
+        &PROTOCOL,
+        &CHUNK,
+        &WINDOW,
+        &RETRIES,
+        &MIN_RTO,
+        &LOSS,
+        &DUPLICATE,
+        &REORDER,
+        &SEED,
     ],
     examples: &[
         "udp-chunked-transfer send photo.jpg",
@@ -228,47 +250,53 @@ static SEND: Spec = Spec {
     ],
 };
 
+const OUT: Flag<String> = Flag::optional(
+    "out",
+    "FILE",
+    "where to write the file (required); nothing appears there unless it is complete",
+);
+const PORT: Flag<u16> = Flag::with_default(
+    "port",
+    "PORT",
+    RECEIVER_PORT,
+    "port to listen on; 0 picks any free port",
+);
+const BASIC_CHUNK: Flag<usize> = Flag::with_default(
+    "chunk-size",
+    "BYTES",
+    1024,
+    "basic only: the sender's chunk size (basic datagrams do not carry it)",
+);
+const MAX_SIZE: Flag<ByteSize> = Flag::with_default(
+    "max-size",
+    "BYTES",
+    ByteSize(1 << 30),
+    "refuse a file larger than this (suffixes K, M, G)",
+);
+const TIMEOUT: Flag<u64> = Flag::with_default(
+    "timeout-ms",
+    "MS",
+    10_000,
+    "give up when the sender is silent this long mid-transfer",
+);
+
 static RECEIVE: Spec = Spec {
     name: "receive",
     about: "wait for one file, write it to --out, exit",
     positionals: &[],
     flags: &[
-        Flag::optional(
-            "out",
-            "FILE",
-            "where to write the file (required); nothing appears there unless it is complete",
-        ),
-        HOST,
-        IPV6_ONLY,
-        Flag::with_default(
-            "port",
-            "PORT",
-            DEFAULT_PORT,
-            "port to listen on; 0 picks any free port",
-        ),
-        PROTOCOL,
-        Flag::with_default(
-            "chunk-size",
-            "BYTES",
-            "1024",
-            "basic only: the sender's chunk size (basic datagrams do not carry it)",
-        ),
-        Flag::with_default(
-            "max-size",
-            "BYTES",
-            "1G",
-            "refuse a file larger than this (suffixes K, M, G)",
-        ),
-        Flag::with_default(
-            "timeout-ms",
-            "MS",
-            "10000",
-            "give up when the sender is silent this long mid-transfer",
-        ),
-        LOSS,
-        DUPLICATE,
-        REORDER,
-        SEED,
+        &OUT,
+        &HOST,
+        &IPV6_ONLY,
+        &PORT,
+        &PROTOCOL,
+        &BASIC_CHUNK,
+        &MAX_SIZE,
+        &TIMEOUT,
+        &LOSS,
+        &DUPLICATE,
+        &REORDER,
+        &SEED,
     ],
     examples: &[
         "udp-chunked-transfer receive --out copy.bin",
@@ -286,42 +314,42 @@ pub fn parse() -> Command {
         "move a file over UDP in chunks, first the tutorial's way, then reliably",
         &[&SEND, &RECEIVE],
     );
-    let protocol: Protocol = m.get("protocol");
+    let protocol = m.get(&PROTOCOL);
     let max_chunk = match protocol {
-        Protocol::Basic => MAX_BASIC_CHUNK,
-        Protocol::Reliable | Protocol::Tcp => MAX_RELIABLE_CHUNK,
+        Transfer::Basic => MAX_BASIC_CHUNK,
+        Transfer::Reliable | Transfer::Tcp => MAX_RELIABLE_CHUNK,
     };
     let simulation = Simulation {
-        loss: m.get_in("simulate-loss", 0.0..=1.0),
-        duplicate: m.get_in("simulate-duplicate", 0.0..=1.0),
-        reorder: m.get_in("simulate-reorder", 0.0..=1.0),
-        seed: m.get("seed"),
+        loss: m.get_in(&LOSS, 0.0..=1.0),
+        duplicate: m.get_in(&DUPLICATE, 0.0..=1.0),
+        reorder: m.get_in(&REORDER, 0.0..=1.0),
+        seed: m.get(&SEED),
     };
     if spec.name == SEND.name {
         Command::Send(SendOptions {
             file: PathBuf::from(m.positionals().first().cloned().unwrap_or_default()),
-            receiver: m.server_addr(),
+            receiver: m.server_addr(&RECEIVER_HOST, &RECEIVER),
             protocol,
-            chunk_size: m.get_in("chunk-size", 1..=max_chunk),
-            window: m.get_in("window", 1..=MAX_WINDOW),
-            retries: m.get_in("retries", 1..=100),
-            min_rto: Duration::from_millis(m.get_in("min-rto-ms", 1..=10_000)),
+            chunk_size: m.get_in(&CHUNK, 1..=max_chunk),
+            window: m.get_in(&WINDOW, 1..=MAX_WINDOW),
+            retries: m.get_in(&RETRIES, 1..=100),
+            min_rto: Duration::from_millis(m.get_in(&MIN_RTO, 1..=10_000)),
             simulation,
         })
     } else {
-        let Some(out) = m.opt::<PathBuf>("out") else {
+        let Some(out) = m.opt(&OUT).map(PathBuf::from) else {
             cli::usage_error("missing --out FILE: where should the received file go?")
         };
-        let max_size: ByteSize = m.get("max-size");
-        let addr = m.socket_addr();
+        let max_size = m.get(&MAX_SIZE);
+        let addr = m.socket_addr(&HOST, &PORT);
         Command::Receive(ReceiveOptions {
             out,
             addr,
-            ipv6_only: m.ipv6_only(addr),
+            ipv6_only: m.ipv6_only(&IPV6_ONLY, addr),
             protocol,
-            chunk_size: m.get_in("chunk-size", 1..=max_chunk),
+            chunk_size: m.get_in(&BASIC_CHUNK, 1..=max_chunk),
             max_size: max_size.0,
-            timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=3_600_000)),
+            timeout: Duration::from_millis(m.get_in(&TIMEOUT, 1..=3_600_000)),
             simulation,
         })
     }
@@ -342,13 +370,16 @@ mod tests {
         assert!("-5".parse::<ByteSize>().is_err());
         assert!("99999999999999999999G".parse::<ByteSize>().is_err());
         assert!("20000000000G".parse::<ByteSize>().is_err());
+        for shown in ["1G", "10M", "64K", "1000", "0", "1536K"] {
+            assert_eq!(shown.parse::<ByteSize>().unwrap().to_string(), shown);
+        }
     }
 
     #[test]
     fn protocols_round_trip() {
         for name in ["reliable", "basic", "tcp"] {
-            assert_eq!(name.parse::<Protocol>().unwrap().to_string(), name);
+            assert_eq!(name.parse::<Transfer>().unwrap().to_string(), name);
         }
-        assert!("quic".parse::<Protocol>().is_err());
+        assert!("quic".parse::<Transfer>().is_err());
     }
 }

@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{debug, info, warn};
 use socket2::SockRef;
 
@@ -20,7 +20,7 @@ use crate::window::{chunk_len, Arrival, RecvWindow, MAX_WINDOW};
 use crate::wire::{
     self, ErrorCode, Hello, Packet, BASIC_HEADER, MAX_RELIABLE_CHUNK, RELIABLE_HEADER,
 };
-use crate::{chunk_count, in_chunks, listen_udp, text, Result};
+use crate::{chunk_count, in_chunks, listen_udp, Result};
 
 /// The receiver acknowledges at the latest this long after a chunk arrived.
 /// Why 2 ms: a tenth of the default shortest retransmission timeout
@@ -35,10 +35,10 @@ const LINGER: Duration = Duration::from_millis(400);
 
 /// The reliable receiver: wait for a HELLO, take the chunks, check the
 /// CRC-32, rename the file into place, answer late FINs for a moment.
-pub fn receive_reliable(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
+pub fn receive_reliable(options: &ReceiveOptions, shutdown: &StopSignal) -> Result {
     let socket = listen_udp(options, shutdown)?;
     let rcvbuf = SockRef::from(&socket).recv_buffer_size()?;
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
 
     let Some((hello, peer, window)) = wait_for_hello(&socket, options, rcvbuf, shutdown, &mut buf)
     else {
@@ -134,7 +134,7 @@ fn wait_for_hello(
     socket: &UdpSocket,
     options: &ReceiveOptions,
     rcvbuf: usize,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
     buf: &mut [u8],
 ) -> Option<(Hello, SocketAddr, u32)> {
     let mut out = Vec::new();
@@ -146,9 +146,9 @@ fn wait_for_hello(
         // here.
         let (len, from) = match socket.recv_from(buf) {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => {
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };
@@ -290,9 +290,9 @@ fn receive_chunks(
         // recv_from(): the next datagram, from anybody.
         let (len, from) = match link.socket.recv_from(&mut link.buf) {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => {
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };
@@ -374,7 +374,7 @@ fn receive_chunks(
             Packet::Error { message, .. } => {
                 return Err(Stop::There(format!(
                     "the sender stopped the transfer: {}",
-                    text(message)
+                    escape::one_line(message)
                 )));
             }
             other => {
@@ -404,7 +404,7 @@ fn send_ack(link: &mut Link, rw: &RecvWindow, scratch: &mut (Vec<u8>, Vec<u8>)) 
 /// After DONE: stay a moment to answer a repeated FIN (our DONE may have
 /// been lost), until the sender has been quiet for LINGER, or Ctrl+C.
 fn linger(link: &mut Link, done: &[u8]) {
-    let _ = link.socket.set_read_timeout(Some(net::POLL_INTERVAL));
+    let _ = link.socket.set_read_timeout(Some(sockets::POLL_INTERVAL));
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < LINGER && !link.shutdown.requested() {
         // recv_from(): a repeated FIN, or the timeout.

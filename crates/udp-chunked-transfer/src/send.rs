@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{debug, info};
 
 use crate::crc::Crc32;
@@ -18,7 +18,7 @@ use crate::report::{Progress, Summary};
 use crate::sim::{self, Simulator};
 use crate::window::{Rtt, SendWindow};
 use crate::wire::{self, ErrorCode, Hello, Packet, RELIABLE_HEADER};
-use crate::{chunk_count, in_chunks, release_held, text, transmit, udp_socket, Result};
+use crate::{chunk_count, in_chunks, release_held, transmit, udp_socket, Result};
 
 /// The reliable sender looks for ACKs after this many new chunks. Why 32:
 /// often enough that a loss is seen and repaired long before a 512-chunk
@@ -38,7 +38,7 @@ pub fn send_reliable(
     options: &SendOptions,
     file: &mut File,
     size: u64,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> Result {
     let chunk = options.chunk_size;
     let count = chunk_count(size, chunk)?;
@@ -57,7 +57,7 @@ pub fn send_reliable(
         id: hello.id,
         sim: Simulator::new(options.simulation),
         counters: Counters::default(),
-        buf: vec![0u8; net::RECV_BUFFER],
+        buf: vec![0u8; sockets::RECV_BUFFER],
         shutdown,
     };
     let mut rtt = Rtt::new(options.min_rto);
@@ -148,7 +148,7 @@ fn handshake(
                 Ok(Packet::Error { id, message, .. }) if id == hello.id => {
                     return Err(Stop::There(format!(
                         "the receiver refused the file: {}",
-                        text(message)
+                        escape::one_line(message)
                     )));
                 }
                 other => debug!("while waiting for ACCEPT: {other:?}: ignored"),
@@ -252,15 +252,15 @@ fn send_window(
         let now = Instant::now();
         let wait = win
             .deadline(rtt.rto())
-            .map_or(net::POLL_INTERVAL, |d| d.saturating_duration_since(now))
-            .clamp(Duration::from_millis(1), net::POLL_INTERVAL);
+            .map_or(sockets::POLL_INTERVAL, |d| d.saturating_duration_since(now))
+            .clamp(Duration::from_millis(1), sockets::POLL_INTERVAL);
         link.socket.set_nonblocking(false)?;
         link.socket.set_read_timeout(Some(wait))?;
         let received = link.socket.recv_from(&mut link.buf);
         link.socket.set_nonblocking(true)?;
         match received {
             Ok((len, from)) => take_ack(link, len, from, &mut win, rtt)?,
-            Err(e) if net::is_timeout(&e) => {}
+            Err(e) if sockets::is_timeout(&e) => {}
             Err(e) => return Err(link.receive_error(e)),
         }
     }
@@ -302,7 +302,7 @@ fn take_ack(
         Ok(Packet::Error { id, message, .. }) if id == link.id => {
             return Err(Stop::There(format!(
                 "the receiver stopped the transfer: {}",
-                text(message)
+                escape::one_line(message)
             )));
         }
         other => {
@@ -379,7 +379,7 @@ fn finish_transfer(
                 Ok(Packet::Error { id, message, .. }) if id == link.id => {
                     return Err(Stop::There(format!(
                         "the receiver stopped the transfer: {}",
-                        text(message)
+                        escape::one_line(message)
                     )));
                 }
                 // Late ACKs and the like.

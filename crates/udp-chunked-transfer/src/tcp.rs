@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::shutdown::Wake;
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -18,7 +18,7 @@ use crate::options::{ReceiveOptions, SendOptions};
 use crate::output::PartFile;
 use crate::report::{Progress, Summary};
 use crate::wire::{self, ErrorCode};
-use crate::{text, Result};
+use crate::Result;
 /// What the summary says instead of retransmissions: TCP's are invisible
 /// to the program.
 const KERNEL_COUNTS: &str = "retransmissions: the kernel's, not counted";
@@ -40,7 +40,7 @@ fn read_full(
     stream: &mut TcpStream,
     mut buf: &mut [u8],
     patience: Duration,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<()> {
     let mut last = Instant::now();
     while !buf.is_empty() {
@@ -65,7 +65,7 @@ fn read_full(
                 buf = &mut buf[n..];
                 last = Instant::now();
             }
-            Err(e) if net::is_timeout(&e) => {}
+            Err(e) if sockets::is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -77,7 +77,7 @@ fn write_full(
     stream: &mut TcpStream,
     mut buf: &[u8],
     patience: Duration,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> io::Result<()> {
     let mut last = Instant::now();
     while !buf.is_empty() {
@@ -96,7 +96,7 @@ fn write_full(
                 buf = &buf[n..];
                 last = Instant::now();
             }
-            Err(e) if net::is_timeout(&e) => {}
+            Err(e) if sockets::is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -105,7 +105,7 @@ fn write_full(
 
 /// The receiver's verdict after a status byte: `Ok(())` for 0, else the
 /// error message that follows the code.
-fn read_verdict(stream: &mut TcpStream, shutdown: &Shutdown) -> Result {
+fn read_verdict(stream: &mut TcpStream, shutdown: &StopSignal) -> Result {
     let mut status = [0u8; 1];
     read_full(stream, &mut status, TCP_PATIENCE, shutdown)?;
     if status[0] == 0 {
@@ -115,11 +115,16 @@ fn read_verdict(stream: &mut TcpStream, shutdown: &Shutdown) -> Result {
     let _ = stream
         .take(wire::MAX_MESSAGE as u64)
         .read_to_end(&mut message);
-    Err(format!("the receiver refused: {}", text(&message)).into())
+    Err(format!("the receiver refused: {}", escape::one_line(&message)).into())
 }
 
 /// The TCP sender: connect, size, file, CRC-32, wait for the verdict.
-pub fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Shutdown) -> Result {
+pub fn send_tcp(
+    options: &SendOptions,
+    file: &mut File,
+    size: u64,
+    shutdown: &StopSignal,
+) -> Result {
     let to = options.receiver;
     // socket() and connect(): TCP's handshake happens here, in the kernel.
     let socket = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP))?;
@@ -127,8 +132,8 @@ pub fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Sh
         format!("cannot connect to {to}: {e}: is `udp-chunked-transfer receive --protocol tcp` running there?")
     })?;
     let mut stream = TcpStream::from(socket);
-    stream.set_read_timeout(Some(net::POLL_INTERVAL))?;
-    stream.set_write_timeout(Some(net::POLL_INTERVAL))?;
+    stream.set_read_timeout(Some(sockets::POLL_INTERVAL))?;
+    stream.set_write_timeout(Some(sockets::POLL_INTERVAL))?;
     let start = Instant::now();
 
     write_full(&mut stream, &size.to_be_bytes(), TCP_PATIENCE, shutdown)?;
@@ -179,7 +184,7 @@ pub fn send_tcp(options: &SendOptions, file: &mut File, size: u64, shutdown: &Sh
 }
 
 /// The TCP receiver: listen, accept one connection, copy it into the file.
-pub fn receive_tcp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
+pub fn receive_tcp(options: &ReceiveOptions, shutdown: &StopSignal) -> Result {
     let addr = options.addr;
     // socket(), bind(), listen()
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -193,7 +198,7 @@ pub fn receive_tcp(options: &ReceiveOptions, shutdown: &Shutdown) -> Result {
     socket.set_reuse_address(true)?;
     socket
         .bind(&addr.into())
-        .map_err(|e| net::tcp_bind_error(addr, e))?;
+        .map_err(|e| sockets::tcp_bind_error(addr, e))?;
     socket.listen(1)?;
     let listener = TcpListener::from(socket);
     let local = listener.local_addr()?;
@@ -230,10 +235,10 @@ fn receive_tcp_file(
     mut stream: TcpStream,
     peer: SocketAddr,
     options: &ReceiveOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) -> Result<Option<Summary>> {
-    stream.set_read_timeout(Some(net::POLL_INTERVAL))?;
-    stream.set_write_timeout(Some(net::POLL_INTERVAL))?;
+    stream.set_read_timeout(Some(sockets::POLL_INTERVAL))?;
+    stream.set_write_timeout(Some(sockets::POLL_INTERVAL))?;
     let patience = options.timeout;
     let mut head = [0u8; 8];
     if let Err(e) = read_full(&mut stream, &mut head, patience, shutdown) {
@@ -295,7 +300,7 @@ fn receive_tcp_file(
                 last = Instant::now();
                 progress.update(got);
             }
-            Err(e) if net::is_timeout(&e) => {}
+            Err(e) if sockets::is_timeout(&e) => {}
             Err(e) => return Err(fail(e).into()),
         }
     }

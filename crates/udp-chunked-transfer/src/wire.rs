@@ -35,7 +35,7 @@
 
 use std::fmt;
 
-use common::net::MAX_UDP_PAYLOAD;
+use common::sockets::MAX_UDP_PAYLOAD;
 
 use crate::window::{MAX_WINDOW, SPAN_PER_WINDOW};
 

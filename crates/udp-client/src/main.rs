@@ -36,15 +36,15 @@ use std::net::UdpSocket;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use common::net;
 use common::options::udp::UdpClientOptions;
+use common::{escape, sockets};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
 fn main() -> ExitCode {
     let options = UdpClientOptions::parse();
     common::logging::init();
-    common::finish(run(&options))
+    common::exit_code(run(&options))
 }
 
 fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
@@ -58,8 +58,8 @@ fn run(options: &UdpClientOptions) -> Result<(), Box<dyn Error>> {
     let socket = UdpSocket::from(socket);
     // A message can be as large as a datagram may be; macOS needs SO_SNDBUF
     // raised for that (see the helper).
-    net::room_for_any_datagram(&socket)?;
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+    sockets::room_for_any_datagram(&socket)?;
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
 
     match &options.message {
         Some(message) => common::outln!(
@@ -111,12 +111,12 @@ fn request(
     buf: &mut [u8],
 ) -> Result<String, Box<dyn Error>> {
     // One send_to is one datagram, and a datagram has a size limit.
-    if message.len() > net::MAX_UDP_PAYLOAD {
+    if message.len() > sockets::MAX_UDP_PAYLOAD {
         return Err(format!(
             "a {}-byte message does not fit in one UDP datagram (at most {} bytes): \
              split it, as udp-chunked-transfer does, or use TCP",
             message.len(),
-            net::MAX_UDP_PAYLOAD
+            sockets::MAX_UDP_PAYLOAD
         )
         .into());
     }
@@ -148,14 +148,14 @@ fn request(
                     let size = common::count(len as u64, "byte", "bytes");
                     info!("reply from {from} ({size})");
                     // Escaped where needed: a server must not drive our terminal.
-                    return Ok(net::printable(&buf[..len]));
+                    return Ok(escape::printable(&buf[..len]));
                 }
                 Ok((_, from)) => warn!("ignoring a datagram from {from}: it is not the server"),
-                Err(e) if net::is_timeout(&e) => break,
+                Err(e) if sockets::is_timeout(&e) => break,
                 // Windows only: the server's machine said no program has
                 // that port (ICMP "port unreachable"). Linux and macOS tell
                 // an unconnected socket nothing, so there we time out.
-                Err(e) if net::is_port_unreachable(&e) => {
+                Err(e) if sockets::is_port_unreachable(&e) => {
                     return Err(format!(
                         "nothing is listening at {}: its machine answered that no program \
                          has that UDP port. Start the server first, or check --host and --port",
@@ -186,7 +186,7 @@ fn discard_late_replies(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<()> {
         match socket.recv_from(buf) {
             Ok((len, from)) => warn!("dropping a late reply from {from} ({len} bytes)"),
             // Windows: an old "port unreachable" in the queue; read on.
-            Err(e) if net::is_port_unreachable(&e) => {}
+            Err(e) if sockets::is_port_unreachable(&e) => {}
             Err(_) => break, // WouldBlock: nothing left
         }
     }

@@ -40,19 +40,19 @@ use std::process::ExitCode;
 use common::options::udp::UdpServerOptions;
 use common::reply::INVALID_ENCODING;
 use common::shutdown::Wake;
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
 fn main() -> ExitCode {
     let options = UdpServerOptions::threaded();
     common::logging::init();
-    common::finish(serve(&options))
+    common::exit_code(serve(&options))
 }
 
 /// Open the socket, run the receive loop until Ctrl+C, close the socket.
 fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
-    let shutdown = Shutdown::install()?;
+    let shutdown = StopSignal::install()?;
 
     // socket(): an IPv4 or IPv6 socket (the domain follows the address) of
     // type SOCK_DGRAM, which is UDP. Same call as socket(AF_INET, SOCK_DGRAM).
@@ -69,12 +69,12 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
     // bind(): take the address and port, so clients know where to send.
     socket
         .bind(&options.addr.into())
-        .map_err(|e| net::bind_error(options.addr, e))?;
+        .map_err(|e| sockets::bind_error(options.addr, e))?;
     // std's UdpSocket has everything else the lesson needs.
     let socket = UdpSocket::from(socket);
     // A reply can be as large as a datagram may be; macOS needs SO_SNDBUF
     // raised for that (see the helper).
-    net::room_for_any_datagram(&socket)?;
+    sockets::room_for_any_datagram(&socket)?;
 
     // With port 0 the kernel chose the port: print the real one.
     let addr = socket.local_addr()?;
@@ -94,12 +94,12 @@ fn serve(options: &UdpServerOptions) -> Result<(), Box<dyn Error>> {
 }
 
 /// Wait for datagrams and handle each one.
-fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &Shutdown) {
+fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &StopSignal) {
     // Big enough for any datagram, so we learn its true length. The tutorials
     // call recvfrom(1024): a longer datagram is then cut to 1024 bytes and the
     // rest is lost without any error. Here `--buffer-size` is the limit we
     // accept, and a longer datagram is reported instead of cut short.
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
     // Unbounded threads let a flood of datagrams exhaust memory: cap them.
     let limit = common::ThreadLimit::new(options.max_threads);
     // The scope joins every handler before returning (Ctrl+C waits for them).
@@ -120,7 +120,7 @@ fn receive_loop(socket: &UdpSocket, options: &UdpServerOptions, shutdown: &Shutd
                 // (On Windows this includes ICMP "port unreachable": a reply
                 // of ours met a client that had left, and the next recv_from
                 // says so. `log_recv_error` tells that apart.)
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };
@@ -139,7 +139,7 @@ fn handle(
     datagram: &[u8],
     peer: SocketAddr,
     options: &UdpServerOptions,
-    shutdown: &Shutdown,
+    shutdown: &StopSignal,
 ) {
     let reply = if datagram.len() > options.buffer_size {
         warn!(
@@ -157,7 +157,7 @@ fn handle(
         // anything, so a decoding error is an answer, not a crash.
         match std::str::from_utf8(datagram) {
             Ok(text) => {
-                info!("from {peer}: {}", net::preview(text));
+                info!("from {peer}: {}", escape::preview(text));
                 options.reply.respond(text)
             }
             Err(_) => {
@@ -170,7 +170,7 @@ fn handle(
 
     // A reply can outgrow one datagram (`Echo: ` plus a 65,507-byte message);
     // send_to would fail with "Message too long", so say so instead.
-    let reply = if reply.len() > net::MAX_UDP_PAYLOAD {
+    let reply = if reply.len() > sockets::MAX_UDP_PAYLOAD {
         format!("Error: Reply too long ({} bytes)", reply.len())
     } else {
         reply

@@ -12,23 +12,24 @@ use std::thread;
 
 use common::cli::{Flag, Spec};
 
+const HOST: Flag<&str> = Flag::with_default("host", "HOST", "127.0.0.1", "address to bind");
+const PORT: Flag<u16> = Flag::with_default("port", "PORT", 0, "TCP port; 0 picks any free port");
+const THREADED: Flag<bool> =
+    Flag::switch("threaded", "serve each connection on a thread of its own");
+
 static SPEC: Spec = Spec {
     name: "bare-tcp-echo",
     about: "accept, echo until EOF, repeat; nothing else (a benchmark yardstick)",
     positionals: &[],
-    flags: &[
-        Flag::with_default("host", "HOST", "127.0.0.1", "address to bind"),
-        Flag::with_default("port", "PORT", "0", "TCP port; 0 picks any free port"),
-        Flag::switch("threaded", "serve each connection on a thread of its own"),
-    ],
+    flags: &[&HOST, &PORT, &THREADED],
     examples: &["bare-tcp-echo --port 0", "bare-tcp-echo --threaded"],
 };
 
 fn main() -> std::io::Result<()> {
     let m = SPEC.parse();
-    let listener = TcpListener::bind(m.socket_addr())?;
+    let listener = TcpListener::bind(m.socket_addr(&HOST, &PORT))?;
     println!("listening on {}", listener.local_addr()?);
-    let threaded = m.switch("threaded");
+    let threaded = m.switch(&THREADED);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if threaded {

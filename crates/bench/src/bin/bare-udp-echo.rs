@@ -11,23 +11,24 @@ use std::thread;
 
 use common::cli::{Flag, Spec};
 
+const HOST: Flag<&str> = Flag::with_default("host", "HOST", "127.0.0.1", "address to bind");
+const PORT: Flag<u16> = Flag::with_default("port", "PORT", 0, "UDP port; 0 picks any free port");
+const THREADED: Flag<bool> =
+    Flag::switch("threaded", "answer each datagram on a thread of its own");
+
 static SPEC: Spec = Spec {
     name: "bare-udp-echo",
     about: "recv_from, send_to the same bytes, repeat; nothing else (a benchmark yardstick)",
     positionals: &[],
-    flags: &[
-        Flag::with_default("host", "HOST", "127.0.0.1", "address to bind"),
-        Flag::with_default("port", "PORT", "0", "UDP port; 0 picks any free port"),
-        Flag::switch("threaded", "answer each datagram on a thread of its own"),
-    ],
+    flags: &[&HOST, &PORT, &THREADED],
     examples: &["bare-udp-echo --port 0", "bare-udp-echo --threaded"],
 };
 
 fn main() -> std::io::Result<()> {
     let m = SPEC.parse();
-    let socket = UdpSocket::bind(m.socket_addr())?;
+    let socket = UdpSocket::bind(m.socket_addr(&HOST, &PORT))?;
     println!("listening on {}", socket.local_addr()?);
-    let threaded = m.switch("threaded");
+    let threaded = m.switch(&THREADED);
     let socket = &socket;
     let mut buf = [0u8; 65_536];
     thread::scope(|scope| loop {

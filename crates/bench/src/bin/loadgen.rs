@@ -29,37 +29,79 @@ use bench::loadgen::{self, Check, Load};
 use common::cli::{self, Flag, Matches, Spec};
 
 const ADDR_HELP: &str = "the server (loopback only)";
-const CLIENTS: Flag = Flag::with_default(
+const CLIENTS: Flag<usize> = Flag::with_default(
     "clients",
     "N",
-    "1",
+    1,
     "client threads, one request in flight each (1-1024)",
 );
-const REQUESTS: Flag = Flag::with_default(
+const REQUESTS: Flag<u64> = Flag::with_default(
     "requests",
     "N",
-    "1000000",
+    1000000,
     "stop after this many requests in all",
 );
-const DURATION: Flag = Flag::with_default(
+const DURATION: Flag<u64> = Flag::with_default(
     "duration-ms",
     "MS",
-    "1000",
+    1000,
     "...or after this long (at most 60000)",
 );
-const TIMEOUT: Flag =
-    Flag::with_default("timeout-ms", "MS", "2000", "how long to wait for one reply");
-const SIZE: Flag = Flag::with_default(
+const TIMEOUT: Flag<u64> =
+    Flag::with_default("timeout-ms", "MS", 2000, "how long to wait for one reply");
+const SIZE: Flag<usize> = Flag::with_default(
     "size",
     "BYTES",
-    "32",
+    32,
     "bytes per request (at least the sequence number)",
 );
-const CHECK: Flag = Flag::with_default(
+const CHECK: Flag<&str> = Flag::with_default(
     "check",
     "echo|any",
     "echo",
     "echo: the reply must end with the request; any: any reply counts",
+);
+
+const UDP_ADDR: Flag<&str> = Flag::with_default("addr", "ADDR", "127.0.0.1:6532", ADDR_HELP);
+const RETRIES: Flag<u32> = Flag::with_default("retries", "N", 2, "resends after a timeout");
+const TCP_ADDR: Flag<&str> = Flag::with_default("addr", "ADDR", "127.0.0.1:65432", ADDR_HELP);
+const FRAMING: Flag<&str> = Flag::with_default(
+    "framing",
+    "raw|line",
+    "raw",
+    "raw: one write is one message; line: messages end with a newline",
+);
+const PER_REQUEST_CONNECT: Flag<bool> = Flag::switch(
+    "per-request-connect",
+    "connect, send, read the reply, close, for every request",
+);
+const BIN: Flag<String> = Flag::optional("bin", "PATH", "the server binary");
+const ARGS: Flag<&str> =
+    Flag::with_default("args", "ARGS", "--port 0", "its arguments, split at spaces");
+const TRIES: Flag<usize> = Flag::with_default("tries", "N", 20, "how many times (1-1000)");
+const PAUSE_MAX: Flag<u64> = Flag::with_default(
+    "pause-max-ms",
+    "MS",
+    100,
+    "pauses before SIGINT are spread over 0..MS",
+);
+const LOG: Flag<&str> = Flag::with_default("log", "LEVEL", "info", "the server's RUST_LOG");
+const EXPECT_LOG: Flag<&str> = Flag::with_default(
+    "expect-log",
+    "TEXT",
+    "server closed",
+    "the server must log this on the way out; timed to it ('' times the exit)",
+);
+const LOAD: Flag<String> = Flag::optional(
+    "load",
+    "COMMAND",
+    "run COMMAND ({addr}, {host}, {port}: the server's) against the server during each try",
+);
+const LOAD_SEEN: Flag<&str> = Flag::with_default(
+    "load-seen",
+    "TEXT",
+    "from ",
+    "with --load: signal only once the server's log shows TEXT",
 );
 
 static UDP: Spec = Spec {
@@ -67,14 +109,7 @@ static UDP: Spec = Spec {
     about: "closed-loop UDP clients; a lost datagram is resent, then counted as an error",
     positionals: &[],
     flags: &[
-        Flag::with_default("addr", "ADDR", "127.0.0.1:6532", ADDR_HELP),
-        CLIENTS,
-        REQUESTS,
-        DURATION,
-        TIMEOUT,
-        Flag::with_default("retries", "N", "2", "resends after a timeout"),
-        SIZE,
-        CHECK,
+        &UDP_ADDR, &CLIENTS, &REQUESTS, &DURATION, &TIMEOUT, &RETRIES, &SIZE, &CHECK,
     ],
     examples: &[
         "loadgen udp --addr 127.0.0.1:6532 --clients 8",
@@ -87,23 +122,15 @@ static TCP: Spec = Spec {
     about: "closed-loop TCP clients, on persistent connections or one connection per request",
     positionals: &[],
     flags: &[
-        Flag::with_default("addr", "ADDR", "127.0.0.1:65432", ADDR_HELP),
-        CLIENTS,
-        REQUESTS,
-        DURATION,
-        TIMEOUT,
-        SIZE,
-        CHECK,
-        Flag::with_default(
-            "framing",
-            "raw|line",
-            "raw",
-            "raw: one write is one message; line: messages end with a newline",
-        ),
-        Flag::switch(
-            "per-request-connect",
-            "connect, send, read the reply, close, for every request",
-        ),
+        &TCP_ADDR,
+        &CLIENTS,
+        &REQUESTS,
+        &DURATION,
+        &TIMEOUT,
+        &SIZE,
+        &CHECK,
+        &FRAMING,
+        &PER_REQUEST_CONNECT,
     ],
     examples: &[
         "loadgen tcp --addr 127.0.0.1:65432 --clients 8",
@@ -116,33 +143,14 @@ static CTRLC: Spec = Spec {
     about: "start a server, wait for `listening on`, send SIGINT, time `server closed`; repeat",
     positionals: &[],
     flags: &[
-        Flag::optional("bin", "PATH", "the server binary"),
-        Flag::with_default("args", "ARGS", "--port 0", "its arguments, split at spaces"),
-        Flag::with_default("tries", "N", "20", "how many times (1-1000)"),
-        Flag::with_default(
-            "pause-max-ms",
-            "MS",
-            "100",
-            "pauses before SIGINT are spread over 0..MS",
-        ),
-        Flag::with_default("log", "LEVEL", "info", "the server's RUST_LOG"),
-        Flag::with_default(
-            "expect-log",
-            "TEXT",
-            "server closed",
-            "the server must log this on the way out; timed to it ('' times the exit)",
-        ),
-        Flag::optional(
-            "load",
-            "COMMAND",
-            "run COMMAND ({addr}, {host}, {port}: the server's) against the server during each try",
-        ),
-        Flag::with_default(
-            "load-seen",
-            "TEXT",
-            "from ",
-            "with --load: signal only once the server's log shows TEXT",
-        ),
+        &BIN,
+        &ARGS,
+        &TRIES,
+        &PAUSE_MAX,
+        &LOG,
+        &EXPECT_LOG,
+        &LOAD,
+        &LOAD_SEEN,
     ],
     examples: &[
         "loadgen ctrlc --bin target/release/udp-server --args '--port 0' --tries 20",
@@ -159,35 +167,35 @@ fn main() -> ExitCode {
     init_logging();
     match spec.name {
         "udp" => {
-            let load = load(&m);
-            let report = loadgen::udp::run(&load, m.get_in("retries", 0..=100));
+            let load = load(&m, &UDP_ADDR);
+            let report = loadgen::udp::run(&load, m.get_in(&RETRIES, 0..=100));
             println!("{report}");
         }
         "tcp" => {
-            let load = load(&m);
+            let load = load(&m, &TCP_ADDR);
             let mode = TcpMode {
-                framing: m.get("framing"),
-                per_request_connect: m.switch("per-request-connect"),
+                framing: m.parse(&FRAMING),
+                per_request_connect: m.switch(&PER_REQUEST_CONNECT),
             };
             println!("{}", loadgen::tcp::run(&load, mode));
         }
         _ => {
-            let Some(bin) = m.opt::<PathBuf>("bin") else {
+            let Some(bin) = m.opt(&BIN).map(PathBuf::from) else {
                 cli::usage_error("missing --bin");
             };
             let plan = CtrlcRun {
                 bin,
                 args: m
-                    .get::<String>("args")
+                    .text(&ARGS)
                     .split_whitespace()
                     .map(str::to_string)
                     .collect(),
-                tries: m.get_in("tries", 1..=1000),
-                pause_max: m.millis("pause-max-ms", 10_000),
-                log_level: m.get("log"),
-                expect_log: m.get("expect-log"),
-                load: m.opt("load"),
-                load_seen: m.get("load-seen"),
+                tries: m.get_in(&TRIES, 1..=1000),
+                pause_max: m.millis(&PAUSE_MAX, 10_000),
+                log_level: m.text(&LOG),
+                expect_log: m.text(&EXPECT_LOG),
+                load: m.opt(&LOAD),
+                load_seen: m.text(&LOAD_SEEN),
             };
             let report = loadgen::ctrlc::run(&plan);
             println!("{report}");
@@ -200,17 +208,17 @@ fn main() -> ExitCode {
 }
 
 /// The options shared by `udp` and `tcp`.
-fn load(m: &Matches) -> Load {
-    let addr: SocketAddr = m.get("addr");
+fn load(m: &Matches, addr: &Flag<&str>) -> Load {
+    let addr: SocketAddr = m.parse(addr);
     let addr = bench::require_loopback(addr).unwrap_or_else(|e| cli::usage_error(&e));
     Load {
         addr,
-        clients: m.get_in("clients", 1..=1024),
-        requests: m.get_in("requests", 1..=100_000_000),
-        duration: m.millis("duration-ms", 60_000),
-        timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=60_000)),
-        size: m.get_in("size", 1..=60_000),
-        check: m.get::<Check>("check"),
+        clients: m.get_in(&CLIENTS, 1..=1024),
+        requests: m.get_in(&REQUESTS, 1..=100_000_000),
+        duration: m.millis(&DURATION, 60_000),
+        timeout: Duration::from_millis(m.get_in(&TIMEOUT, 1..=60_000)),
+        size: m.get_in(&SIZE, 1..=60_000),
+        check: m.parse::<Check>(&CHECK),
     }
 }
 

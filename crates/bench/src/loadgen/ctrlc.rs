@@ -117,7 +117,7 @@ fn one_try(plan: &CtrlcRun, pause: Duration) -> Result<(Duration, bool), String>
         .patience(PATIENCE)
         .try_start()?;
     // A server on 0.0.0.0 or :: is reached at loopback.
-    let to = common::net::destination(server.try_addr()?);
+    let to = common::sockets::destination(server.try_addr()?);
     let mut load = None;
     let outcome = (|| {
         if let Some(command) = &plan.load {

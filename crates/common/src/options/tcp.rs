@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{HOST, IPV6_ONLY};
+use super::{HOST, IPV6_ONLY, SERVER_HOST};
 use crate::cli::{Flag, Spec};
 use crate::reply::Reply;
 
-/// The port of the TCP lessons (the TCP tutorial's port).
-pub const DEFAULT_PORT: u16 = 65432;
-/// `DEFAULT_HOST:DEFAULT_PORT`, where the client connects by default.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:65432";
+/// The port of the TCP lessons (the TCP tutorial's port): the servers
+/// listen on it and the client connects to it, so both run with no
+/// arguments.
+const TCP_PORT: u16 = 65432;
 
 /// The largest `--buffer-size`: one read of 64 KiB, or a line that long.
 pub const MAX_BUFFER: usize = 65_536;
@@ -110,37 +110,38 @@ impl fmt::Display for Framing {
     }
 }
 
-const PORT: Flag = Flag::with_default("port", "PORT", "65432", "TCP port; 0 picks any free port");
-const REPLY: Flag = Flag::with_default("reply", "MODE", "received", Reply::NAMES);
-const FRAMING: Flag = Flag::with_default("framing", "KIND", "raw", Framing::NAMES);
-const BUFFER: Flag = Flag::with_default(
+const PORT: Flag<u16> =
+    Flag::with_default("port", "PORT", TCP_PORT, "TCP port; 0 picks any free port");
+const REPLY: Flag<Reply> = Flag::with_default("reply", "MODE", Reply::Received, Reply::NAMES);
+const FRAMING: Flag<Framing> = Flag::with_default("framing", "KIND", Framing::Raw, Framing::NAMES);
+const BUFFER: Flag<usize> = Flag::with_default(
     "buffer-size",
     "BYTES",
-    "1024",
+    1024,
     "raw: the most one read takes; line: the longest line accepted (1-65536)",
 );
-const BACKLOG: Flag = Flag::with_default(
+const BACKLOG: Flag<i32> = Flag::with_default(
     "backlog",
     "N",
-    "128",
+    128,
     "listen() backlog: connections the kernel queues until accept() (1-4096)",
 );
-const IDLE: Flag = Flag::with_default(
+const IDLE: Flag<u64> = Flag::with_default(
     "idle-timeout-ms",
     "MS",
-    "30000",
+    30_000,
     "close a connection that sends no message for this long (1-3600000)",
 );
-const DELAY: Flag = Flag::with_default(
+const DELAY: Flag<u64> = Flag::with_default(
     "delay-ms",
     "MS",
-    "0",
+    0,
     "pretend each request takes this long to work out (shows why threads help)",
 );
-const MAX_CONNECTIONS: Flag = Flag::with_default(
+const MAX_CONNECTIONS: Flag<usize> = Flag::with_default(
     "max-connections",
     "N",
-    "256",
+    256,
     "most clients served at once, one thread each; the rest are told busy (1-4096)",
 );
 
@@ -149,7 +150,7 @@ static SERVER: Spec = Spec {
     about: "a sequential TCP server: accept one client, answer it until it leaves, repeat",
     positionals: &[],
     flags: &[
-        HOST, IPV6_ONLY, PORT, REPLY, FRAMING, BUFFER, BACKLOG, IDLE, DELAY,
+        &HOST, &IPV6_ONLY, &PORT, &REPLY, &FRAMING, &BUFFER, &BACKLOG, &IDLE, &DELAY,
     ],
     examples: &[
         "tcp-server",
@@ -163,16 +164,16 @@ static THREADED: Spec = Spec {
     about: "a TCP server that serves each client on a thread of its own",
     positionals: &[],
     flags: &[
-        HOST,
-        IPV6_ONLY,
-        PORT,
-        REPLY,
-        FRAMING,
-        BUFFER,
-        BACKLOG,
-        IDLE,
-        DELAY,
-        MAX_CONNECTIONS,
+        &HOST,
+        &IPV6_ONLY,
+        &PORT,
+        &REPLY,
+        &FRAMING,
+        &BUFFER,
+        &BACKLOG,
+        &IDLE,
+        &DELAY,
+        &MAX_CONNECTIONS,
     ],
     examples: &[
         "tcp-threaded-server",
@@ -218,19 +219,19 @@ impl TcpServerOptions {
 
     fn from_spec(spec: &'static Spec) -> TcpServerOptions {
         let m = spec.parse();
-        let addr = m.socket_addr();
-        let threaded = spec.flags.iter().any(|f| f.name == MAX_CONNECTIONS.name);
+        let addr = m.socket_addr(&HOST, &PORT);
+        let threaded = spec.flags.iter().any(|f| f.name() == MAX_CONNECTIONS.name);
         TcpServerOptions {
             addr,
-            ipv6_only: m.ipv6_only(addr),
-            reply: m.get("reply"),
-            framing: m.get("framing"),
-            buffer_size: m.get_in("buffer-size", 1..=MAX_BUFFER),
-            backlog: m.get_in("backlog", 1..=4096),
-            idle_timeout: Duration::from_millis(m.get_in("idle-timeout-ms", 1..=3_600_000)),
-            delay: m.millis("delay-ms", 3_600_000),
+            ipv6_only: m.ipv6_only(&IPV6_ONLY, addr),
+            reply: m.get(&REPLY),
+            framing: m.get(&FRAMING),
+            buffer_size: m.get_in(&BUFFER, 1..=MAX_BUFFER),
+            backlog: m.get_in(&BACKLOG, 1..=4096),
+            idle_timeout: Duration::from_millis(m.get_in(&IDLE, 1..=3_600_000)),
+            delay: m.millis(&DELAY, 3_600_000),
             max_connections: if threaded {
-                m.get_in("max-connections", 1..=4096)
+                m.get_in(&MAX_CONNECTIONS, 1..=4096)
             } else {
                 1
             },
@@ -238,49 +239,59 @@ impl TcpServerOptions {
     }
 }
 
+const SERVER_PORT: Flag<u16> =
+    Flag::with_default("port", "PORT", TCP_PORT, "the server's TCP port");
+const MESSAGE: Flag<String> = Flag::optional(
+    "message",
+    "TEXT",
+    "send TEXT once, print the reply, exit (else: prompt)",
+);
+const CLIENT_FRAMING: Flag<Framing> = Flag::with_default(
+    "framing",
+    "KIND",
+    Framing::Raw,
+    "raw (send the text as is) | line (end each message with a newline); match the server",
+);
+const TIMEOUT: Flag<u64> = Flag::with_default(
+    "timeout-ms",
+    "MS",
+    2000,
+    "how long to wait for the connection, and for each reply",
+);
+const BURST: Flag<usize> = Flag::with_default(
+    "burst",
+    "N",
+    1,
+    "write each message N times in a row before reading (shows TCP has no message boundaries)",
+);
+const SPLIT: Flag<bool> = Flag::switch(
+    "split",
+    "send each message in two write() calls, its first half then the rest (shows the Nagle stall)",
+);
+const NODELAY: Flag<bool> = Flag::switch(
+    "nodelay",
+    "set TCP_NODELAY: small writes leave at once instead of waiting for an ACK (Nagle off)",
+);
+const REPEAT: Flag<usize> = Flag::optional(
+    "repeat",
+    "N",
+    "with --message: N round trips (1-10000), then one line: their median and max time",
+);
+
 static CLIENT: Spec = Spec {
     name: "tcp-client",
     about: "connect to a TCP server, send messages and print its replies",
     positionals: &[],
     flags: &[
-        Flag::with_default("host", "HOST", "127.0.0.1", "the server's address or name"),
-        Flag::with_default("port", "PORT", "65432", "the server's TCP port"),
-        Flag::optional(
-            "message",
-            "TEXT",
-            "send TEXT once, print the reply, exit (else: prompt)",
-        ),
-        Flag::with_default(
-            "framing",
-            "KIND",
-            "raw",
-            "raw (send the text as is) | line (end each message with a newline); match the server",
-        ),
-        Flag::with_default(
-            "timeout-ms",
-            "MS",
-            "2000",
-            "how long to wait for the connection, and for each reply",
-        ),
-        Flag::with_default(
-            "burst",
-            "N",
-            "1",
-            "write each message N times in a row before reading (shows TCP has no message boundaries)",
-        ),
-        Flag::switch(
-            "split",
-            "send each message in two write() calls, its first half then the rest (shows the Nagle stall)",
-        ),
-        Flag::switch(
-            "nodelay",
-            "set TCP_NODELAY: small writes leave at once instead of waiting for an ACK (Nagle off)",
-        ),
-        Flag::optional(
-            "repeat",
-            "N",
-            "with --message: N round trips (1-10000), then one line: their median and max time",
-        ),
+        &SERVER_HOST,
+        &SERVER_PORT,
+        &MESSAGE,
+        &CLIENT_FRAMING,
+        &TIMEOUT,
+        &BURST,
+        &SPLIT,
+        &NODELAY,
+        &REPEAT,
     ],
     examples: &[
         "tcp-client --message 'Hello, Server!'",
@@ -319,21 +330,19 @@ impl TcpClientOptions {
     /// Parse the flags of `tcp-client`.
     pub fn parse() -> TcpClientOptions {
         let m = CLIENT.parse();
-        let message: Option<String> = m.opt("message");
-        let repeat = m
-            .opt::<String>("repeat")
-            .map(|_| m.get_in("repeat", 1..=10_000));
+        let message = m.opt(&MESSAGE);
+        let repeat = m.given(&REPEAT).then(|| m.get_in(&REPEAT, 1..=10_000));
         if repeat.is_some() && message.is_none() {
             crate::cli::usage_error("--repeat needs --message: it times one message, sent N times");
         }
         TcpClientOptions {
-            server: m.server_addr(),
+            server: m.server_addr(&SERVER_HOST, &SERVER_PORT),
             message,
-            framing: m.get("framing"),
-            timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),
-            burst: m.get_in("burst", 1..=1000),
-            split: m.switch("split"),
-            nodelay: m.switch("nodelay"),
+            framing: m.get(&CLIENT_FRAMING),
+            timeout: Duration::from_millis(m.get_in(&TIMEOUT, 1..=600_000)),
+            burst: m.get_in(&BURST, 1..=1000),
+            split: m.switch(&SPLIT),
+            nodelay: m.switch(&NODELAY),
             repeat,
         }
     }
@@ -407,13 +416,8 @@ mod tests {
 
     #[test]
     fn defaults_reach_each_other() {
-        assert_eq!(
-            DEFAULT_ADDR,
-            format!("{}:{DEFAULT_PORT}", super::super::DEFAULT_HOST)
-        );
-        for flags in [SERVER.flags, THREADED.flags, CLIENT.flags] {
-            let port = flags.iter().find(|f| f.name == "port").unwrap();
-            assert_eq!(port.default, Some("65432"));
-        }
+        assert_eq!(PORT.default, SERVER_PORT.default);
+        assert_eq!(HOST.default, SERVER_HOST.default);
+        assert_eq!(REPLY.default, Some(Reply::Received));
     }
 }

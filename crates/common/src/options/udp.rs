@@ -3,34 +3,34 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{HOST, IPV6_ONLY};
+use super::{HOST, IPV6_ONLY, SERVER_HOST};
 use crate::cli::{Flag, Spec};
-use crate::net::MAX_UDP_PAYLOAD;
 use crate::reply::Reply;
+use crate::sockets::MAX_UDP_PAYLOAD;
 
-/// The port of the UDP lessons (the threaded tutorial's port).
-pub const DEFAULT_PORT: u16 = 6532;
-/// `DEFAULT_HOST:DEFAULT_PORT`, where the client looks by default.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:6532";
+/// The port of the UDP lessons (the threaded tutorial's port): the servers
+/// bind it and the client sends to it, so both run with no arguments.
+const UDP_PORT: u16 = 6532;
 
-const PORT: Flag = Flag::with_default("port", "PORT", "6532", "UDP port; 0 picks any free port");
-const REPLY: Flag = Flag::with_default("reply", "MODE", "received", Reply::NAMES);
-const BUFFER: Flag = Flag::with_default(
+const PORT: Flag<u16> =
+    Flag::with_default("port", "PORT", UDP_PORT, "UDP port; 0 picks any free port");
+const REPLY: Flag<Reply> = Flag::with_default("reply", "MODE", Reply::Received, Reply::NAMES);
+const BUFFER: Flag<usize> = Flag::with_default(
     "buffer-size",
     "BYTES",
-    "1024",
+    1024,
     "largest message accepted (1-65507, the IPv4 limit, used for IPv6 too); longer ones get an error reply",
 );
-const DELAY: Flag = Flag::with_default(
+const DELAY: Flag<u64> = Flag::with_default(
     "delay-ms",
     "MS",
-    "0",
+    0,
     "pretend each request takes this long to work out (shows why threads help)",
 );
-const MAX_THREADS: Flag = Flag::with_default(
+const MAX_THREADS: Flag<usize> = Flag::with_default(
     "max-threads",
     "N",
-    "64",
+    64,
     "most handler threads running at once (1-4096)",
 );
 
@@ -38,7 +38,7 @@ static SERVER: Spec = Spec {
     name: "udp-server",
     about: "a sequential UDP server: receive one datagram, reply to its sender, repeat",
     positionals: &[],
-    flags: &[HOST, IPV6_ONLY, PORT, REPLY, BUFFER, DELAY],
+    flags: &[&HOST, &IPV6_ONLY, &PORT, &REPLY, &BUFFER, &DELAY],
     examples: &[
         "udp-server",
         "udp-server --port 0 --reply echo",
@@ -50,7 +50,15 @@ static THREADED: Spec = Spec {
     name: "udp-threaded-server",
     about: "a UDP server that handles each datagram on a thread of its own",
     positionals: &[],
-    flags: &[HOST, IPV6_ONLY, PORT, REPLY, BUFFER, DELAY, MAX_THREADS],
+    flags: &[
+        &HOST,
+        &IPV6_ONLY,
+        &PORT,
+        &REPLY,
+        &BUFFER,
+        &DELAY,
+        &MAX_THREADS,
+    ],
     examples: &[
         "udp-threaded-server --delay-ms 1000",
         "udp-threaded-server --port 0 --max-threads 8",
@@ -88,16 +96,16 @@ impl UdpServerOptions {
 
     fn from_spec(spec: &'static Spec) -> UdpServerOptions {
         let m = spec.parse();
-        let addr = m.socket_addr();
-        let threaded = spec.flags.iter().any(|f| f.name == MAX_THREADS.name);
+        let addr = m.socket_addr(&HOST, &PORT);
+        let threaded = spec.flags.iter().any(|f| f.name() == MAX_THREADS.name);
         UdpServerOptions {
             addr,
-            ipv6_only: m.ipv6_only(addr),
-            reply: m.get("reply"),
-            buffer_size: m.get_in("buffer-size", 1..=MAX_UDP_PAYLOAD),
-            delay: m.millis("delay-ms", 3_600_000),
+            ipv6_only: m.ipv6_only(&IPV6_ONLY, addr),
+            reply: m.get(&REPLY),
+            buffer_size: m.get_in(&BUFFER, 1..=MAX_UDP_PAYLOAD),
+            delay: m.millis(&DELAY, 3_600_000),
             max_threads: if threaded {
-                m.get_in("max-threads", 1..=4096)
+                m.get_in(&MAX_THREADS, 1..=4096)
             } else {
                 1
             },
@@ -105,31 +113,27 @@ impl UdpServerOptions {
     }
 }
 
+const SERVER_PORT: Flag<u16> =
+    Flag::with_default("port", "PORT", UDP_PORT, "the server's UDP port");
+const MESSAGE: Flag<String> = Flag::optional(
+    "message",
+    "TEXT",
+    "send TEXT once, print the reply, exit (else: prompt)",
+);
+const TIMEOUT: Flag<u64> =
+    Flag::with_default("timeout-ms", "MS", 1000, "how long to wait for each reply");
+const RETRIES: Flag<u32> = Flag::with_default(
+    "retries",
+    "N",
+    2,
+    "how many times to resend when no reply comes",
+);
+
 static CLIENT: Spec = Spec {
     name: "udp-client",
     about: "send messages to a UDP server and print its replies",
     positionals: &[],
-    flags: &[
-        Flag::with_default("host", "HOST", "127.0.0.1", "the server's address or name"),
-        Flag::with_default("port", "PORT", "6532", "the server's UDP port"),
-        Flag::optional(
-            "message",
-            "TEXT",
-            "send TEXT once, print the reply, exit (else: prompt)",
-        ),
-        Flag::with_default(
-            "timeout-ms",
-            "MS",
-            "1000",
-            "how long to wait for each reply",
-        ),
-        Flag::with_default(
-            "retries",
-            "N",
-            "2",
-            "how many times to resend when no reply comes",
-        ),
-    ],
+    flags: &[&SERVER_HOST, &SERVER_PORT, &MESSAGE, &TIMEOUT, &RETRIES],
     examples: &[
         "udp-client --message hello",
         "udp-client --port 6532              # then type lines; 'exit' or Ctrl+D ends",
@@ -155,10 +159,10 @@ impl UdpClientOptions {
     pub fn parse() -> UdpClientOptions {
         let m = CLIENT.parse();
         UdpClientOptions {
-            server: m.server_addr(),
-            message: m.opt("message"),
-            timeout: Duration::from_millis(m.get_in("timeout-ms", 1..=600_000)),
-            retries: m.get_in("retries", 0..=100),
+            server: m.server_addr(&SERVER_HOST, &SERVER_PORT),
+            message: m.opt(&MESSAGE),
+            timeout: Duration::from_millis(m.get_in(&TIMEOUT, 1..=600_000)),
+            retries: m.get_in(&RETRIES, 0..=100),
         }
     }
 }

@@ -175,7 +175,7 @@ pub fn udp_socket_for(server: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind(any).unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();
     // macOS: room to send a 65,507-byte datagram.
-    crate::net::room_for_any_datagram(&socket).unwrap();
+    crate::sockets::room_for_any_datagram(&socket).unwrap();
     socket
 }
 

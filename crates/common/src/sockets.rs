@@ -1,4 +1,6 @@
-//! Small socket helpers that the lessons share.
+//! Small socket helpers that the lessons share (`common::sockets`, so as
+//! not to read as `std::net` beside it). Printing what a peer sent is
+//! [`crate::escape`]'s job.
 
 use std::error::Error;
 use std::io;
@@ -9,7 +11,7 @@ use socket2::SockRef;
 
 /// How often a blocked `read` on a client's connection, or a `recv_from` in
 /// the middle of a transfer, wakes up to check its clocks and Ctrl+C.
-/// Shutdown must finish within 250 ms, so this is well below that.
+/// StopSignal must finish within 250 ms, so this is well below that.
 ///
 /// A server waiting for its *next* client does not poll: Ctrl+C wakes it
 /// (see [`crate::shutdown::Wake`]). A socket timeout is still the simplest
@@ -170,42 +172,6 @@ pub fn tcp_bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     bind_error(addr, error)
 }
 
-/// Bytes from a peer, made safe to print on a terminal: invalid UTF-8
-/// becomes U+FFFD, and control characters (including the bidi and other
-/// invisible format characters) are escaped, so a peer cannot move our
-/// cursor, retitle the window or reorder what we print. Plain text,
-/// newlines and tabs included, comes out unchanged.
-pub fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let unsafe_char = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
-    };
-    if !text.chars().any(unsafe_char) {
-        return text.into_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if unsafe_char(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// A short, printable view of a message for the log: control characters
-/// escaped (a peer must not be able to drive our terminal) and long messages
-/// cut to their first 60 characters.
-pub fn preview(text: &str) -> String {
-    const SHOWN: usize = 60;
-    match text.char_indices().nth(SHOWN) {
-        None => format!("{text:?}"),
-        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,14 +189,6 @@ mod tests {
     }
 
     #[test]
-    fn printable_escapes_only_what_drives_a_terminal() {
-        assert_eq!(printable(b"Echo: hi\n\tthere"), "Echo: hi\n\tthere");
-        assert_eq!(printable(b"\x1b]0;pwned\x07"), "\\u{1b}]0;pwned\\u{7}");
-        assert_eq!(printable("a\u{202e}b".as_bytes()), "a\\u{202e}b");
-        assert_eq!(printable(&[0xff, b'x']), "\u{fffd}x");
-    }
-
-    #[test]
     fn unspecified_means_loopback_to_a_client() {
         assert_eq!(
             destination("0.0.0.0:7".parse().unwrap()),
@@ -244,12 +202,5 @@ mod tests {
             destination("127.0.0.2:7".parse().unwrap()),
             "127.0.0.2:7".parse().unwrap()
         );
-    }
-
-    #[test]
-    fn preview_escapes_and_cuts() {
-        assert_eq!(preview("hi\n"), "\"hi\\n\"");
-        let long = "x".repeat(100);
-        assert!(preview(&long).ends_with("… (100 bytes)"));
     }
 }
