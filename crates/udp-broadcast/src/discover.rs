@@ -12,6 +12,10 @@
 //! send to a broadcast address and `sendto` fails with `EACCES` (Permission
 //! denied). `discover --without-so-broadcast` shows that failure.
 //!
+//! To a multicast group (`--to 239.255.42.99`, `--to ff15::4242`) it sets
+//! the TTL / hop limit (`--ttl`, default 1), loopback copies and the
+//! interface to send by (`--interface`) instead: see multicast.rs.
+//!
 //! The listener's address is not in the reply text: every datagram already
 //! carries its sender's address, and `recv_from` hands it to us.
 //!
@@ -22,22 +26,29 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Instant;
 
 use common::net;
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::multicast;
 use crate::options::{check_name, DiscoverOptions};
 use crate::{REPLY_PREFIX, REQUEST};
 
 /// The client: one request to `--to`, then every reply until the wait ends.
 pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
-    // socket(): a plain IPv4 UDP socket. No bind: the kernel gives it a free
-    // port at the first send_to, and the replies come back to that port.
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    if options.so_broadcast {
+    let to = options.to;
+    let group = Some(to.ip()).filter(|ip| ip.is_multicast());
+    // socket(): a plain UDP socket of the family of --to. No bind: the
+    // kernel gives it a free port at the first send_to, and the replies come
+    // back to that port.
+    let socket = Socket::new(Domain::for_address(to), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(group) = group {
+        // Sending to a group needs no membership: TTL, loop and interface.
+        multicast::prepare_sender(&socket, group, options.ttl, options.interface)?;
+    } else if options.so_broadcast {
         // SO_BROADCAST: "yes, I mean to send to a broadcast address". This
         // one line is all that tells a broadcasting sender from a unicast one.
         socket.set_broadcast(true)?;
@@ -46,14 +57,23 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
     }
     let socket = UdpSocket::from(socket);
 
-    let to = SocketAddr::V4(options.to);
     // send_to(): one datagram. To a broadcast address, the network delivers a
     // copy to every host on the subnet; to a unicast address, to one host.
     socket
         .send_to(REQUEST.as_bytes(), to)
-        .map_err(|e| send_error(to, e, options.so_broadcast))?;
+        .map_err(|e| match group {
+            Some(_) if multicast::no_route(&e, options.interface) => {
+                format!("send_to {to}: {e}: {}", multicast::PASS_INTERFACE).into()
+            }
+            _ => send_error(to, e, options.so_broadcast),
+        })?;
+    let ttl = match group {
+        Some(IpAddr::V4(_)) => format!(" with TTL {}", options.ttl),
+        Some(IpAddr::V6(_)) => format!(" with hop limit {}", options.ttl),
+        None => String::new(),
+    };
     info!(
-        "sent {REQUEST:?} to {to}; collecting replies for {:?}",
+        "sent {REQUEST:?} to {to}{ttl}; collecting replies for {:?}",
         options.wait
     );
 
@@ -65,6 +85,9 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
         // Our request leaves from a loopback address only when sent to one.
         let lan_hint = if to.ip().is_loopback() {
             ""
+        } else if group.is_some() {
+            "; a listener answers only when it joined this group (listen --group), and a \
+             request from a non-loopback address only with --lan; behind a router, raise --ttl"
         } else {
             "; a listener answers a request from a non-loopback address only when started \
              with --lan"
@@ -140,7 +163,8 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
 }
 
 /// `HERE <name>` → the name, if it is a name we are willing to print.
-fn parse_reply(datagram: &[u8]) -> Option<&str> {
+/// Pure (no I/O), so it can be fuzzed.
+pub fn parse_reply(datagram: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(datagram).ok()?;
     let name = text.strip_prefix(REPLY_PREFIX)?;
     check_name(name).ok()?;

@@ -24,19 +24,24 @@
 //! SO_REUSEADDR gets each broadcast to it, and nothing from the network (see
 //! docs/udp-broadcast.md).
 //!
-//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind, close) →
+//! With `--group` it also joins a multicast group (IPv4 or IPv6) after the
+//! bind, and leaves it before the close (multicast.rs has those calls). It
+//! binds the wildcard address of the group's family, `0.0.0.0` or `::`.
+//!
+//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind, join, leave, close) →
 //! `answer_loop` (recv_from) → `answer` (`may_answer` checks the sender,
 //! `is_request` the text; send_to).
 
 use std::error::Error;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 use common::shutdown::Wake;
 use common::{net, Shutdown};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::multicast;
 use crate::options::ListenOptions;
 use crate::{REPLY_PREFIX, REQUEST};
 
@@ -46,16 +51,28 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     let shutdown = Shutdown::install()?;
 
     // Every interface: 0.0.0.0. A socket bound to one unicast address (say
-    // 127.0.0.1) is never handed a datagram sent to a broadcast address.
-    // (Binding 127.255.255.255 would get the loopback broadcasts only.)
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, options.port));
+    // 127.0.0.1) is never handed a datagram sent to a broadcast address, nor
+    // one sent to a group. (Binding 127.255.255.255 would get the loopback
+    // broadcasts only.) An IPv6 group: `::`, every IPv6 interface.
+    let any = match options.group {
+        Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let addr = SocketAddr::new(any, options.port);
 
-    // socket(): IPv4 only, because broadcast exists only in IPv4.
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    // SO_BROADCAST: only needed to *send* to a broadcast address; receiving
-    // broadcasts works without it. We set it as the tutorial does, and
-    // because a responder that one day answers with a broadcast needs it.
-    socket.set_broadcast(true)?;
+    // socket(): IPv4, because broadcast exists only in IPv4; IPv6 for an
+    // IPv6 group.
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if any.is_ipv4() {
+        // SO_BROADCAST: only needed to *send* to a broadcast address;
+        // receiving broadcasts works without it. We set it as the tutorial
+        // does, and because a responder that one day answers with a
+        // broadcast needs it.
+        socket.set_broadcast(true)?;
+    } else {
+        // IPV6_V6ONLY: IPv6 only, so no IPv4 datagram arrives here.
+        socket.set_only_v6(true)?;
+    }
     // SO_REUSEADDR: let other sockets that set it too bind this same port,
     // so several listeners can run on one machine. SO_REUSEPORT too where
     // it exists: macOS and the BSDs share a UDP port only with it (Linux
@@ -68,11 +85,24 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     // unrelated program shares out the same way. So first ask the kernel for
     // a port that nobody holds, then bind that one.
     let addr = match options.port {
-        0 => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port_nobody_holds()?)),
+        0 => SocketAddr::new(any, port_nobody_holds(any)?),
         _ => addr,
     };
     // bind(): 0.0.0.0:PORT.
     socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
+    if let Some(group) = options.group {
+        // IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP: from now on the kernel hands
+        // us what is sent to GROUP:PORT on that interface (multicast.rs).
+        multicast::join(&socket, group, options.interface).map_err(|e| {
+            let hint = match multicast::no_route(&e, options.interface) {
+                true => multicast::PASS_INTERFACE,
+                false => "is --interface an interface of this machine that is up?",
+            };
+            format!("cannot join group {group}: {e}: {hint}")
+        })?;
+        // IP_MULTICAST_ALL off (Linux): only the groups *this* socket joined.
+        multicast::own_groups_only(&socket, group)?;
+    }
     let socket = UdpSocket::from(socket);
 
     // Wake every POLL_INTERVAL to check for Ctrl+C; and at once on Ctrl+C,
@@ -84,6 +114,13 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     shutdown.wake_on_request(Wake::Datagram(local));
 
     common::outln!("listening on {local}")?;
+    if let Some(group) = options.group {
+        let on = options
+            .interface
+            .map(|i| format!(" on {i}"))
+            .unwrap_or_default();
+        info!("joined multicast group {group}{on}");
+    }
     if options.lan {
         info!(
             "answering discovery requests as {:?} from anyone (--lan)",
@@ -99,6 +136,15 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
 
     answer_loop(&socket, options, &shutdown);
 
+    let socket = Socket::from(socket);
+    if let Some(group) = options.group {
+        // IP_DROP_MEMBERSHIP / IPV6_LEAVE_GROUP: closing would leave too;
+        // the last member to leave makes the host tell the routers.
+        match multicast::leave(&socket, group, options.interface) {
+            Ok(()) => info!("left multicast group {group}"),
+            Err(e) => warn!("leaving group {group} failed: {e}"),
+        }
+    }
     // close(): the port is free again once the last listener closes it.
     drop(socket);
     info!("server closed");
@@ -131,10 +177,8 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
 /// sharing option (such a socket is never handed a shared port), read the
 /// port, close. Another program could take it before we bind it again, but
 /// it would have to be quick.
-fn port_nobody_holds() -> io::Result<u16> {
-    Ok(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?
-        .local_addr()?
-        .port())
+fn port_nobody_holds(any: IpAddr) -> io::Result<u16> {
+    Ok(UdpSocket::bind((any, 0))?.local_addr()?.port())
 }
 
 /// Answer one datagram if it is a discovery request from a sender we serve;

@@ -38,6 +38,7 @@
 
 mod discover;
 mod listen;
+mod multicast;
 mod options;
 
 use std::process::ExitCode;

@@ -5,12 +5,16 @@
 //! to one unicast address such as `127.0.0.1` never sees a datagram sent to a
 //! broadcast address, so there is no `--host`. To stay safe by default it
 //! still answers only requests from a loopback source address (this
-//! machine); `--lan` lets it answer the network.
+//! machine); `--lan` lets it answer the network. `listen --group GROUP`
+//! also joins a multicast group, and `discover --to GROUP` sends to one
+//! (multicast.rs).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use common::cli::{self, Flag, Spec};
+use common::cli::{self, Flag, Matches, Spec};
+
+use crate::multicast::{self, Interface};
 
 /// The port the listeners share and `discover` sends to.
 pub const DEFAULT_PORT: u16 = 6550;
@@ -53,14 +57,31 @@ static LISTEN: Spec = Spec {
              8-byte request with up to 261 bytes, so forged requests could aim it at a victim \
              (a reflector and amplifier)",
         ),
+        Flag::optional(
+            "group",
+            "GROUP",
+            "also join this multicast group (IPv4 224.0.0.0/4 such as 239.255.42.99, IPv6 \
+             ff00::/8 such as ff02::4242 or ff15::4242) and answer requests sent to it",
+        ),
+        INTERFACE,
     ],
     examples: &[
         "udp-broadcast listen",
+        "udp-broadcast listen --group 239.255.42.99 --interface 127.0.0.1  # multicast on this machine",
+        "udp-broadcast listen --group ff02::4242 --interface eth0 --lan    # IPv6, link-local",
         "udp-broadcast listen --name kitchen",
         "udp-broadcast listen --port 0 --name alpha     # then more listeners on the port it prints",
         "udp-broadcast listen --lan --name kitchen      # answer other hosts too",
     ],
 };
+
+const INTERFACE: Flag = Flag::optional(
+    "interface",
+    "IFACE",
+    "with a group: the interface to join / send by: its index (any OS), its name (Linux: \
+     eth0), or for IPv4 one of its addresses; ff02:: groups need it [default: the kernel \
+     picks by its routes]",
+);
 
 static DISCOVER: Spec = Spec {
     name: "discover",
@@ -72,8 +93,15 @@ static DISCOVER: Spec = Spec {
             "to",
             "ADDR",
             "127.255.255.255",
-            "IPv4 broadcast address to send to; the default stays on this machine \
-             (IPv6 has no broadcast: it uses multicast)",
+            "IPv4 broadcast address, or a multicast group (IPv4 or IPv6), to send to; the \
+             default stays on this machine (IPv6 has no broadcast: it uses multicast)",
+        ),
+        INTERFACE,
+        Flag::optional(
+            "ttl",
+            "N",
+            "with a group: the IPv4 TTL / IPv6 hop limit, 0-255: how many routers the request \
+             may cross (0: this machine only) [default: 1, this link only]",
         ),
         Flag::with_default("port", "PORT", "6550", "the listeners' UDP port"),
         Flag::with_default(
@@ -97,6 +125,8 @@ static DISCOVER: Spec = Spec {
         "udp-broadcast discover",
         "udp-broadcast discover --to 127.0.0.1          # unicast: only one listener on the port hears it",
         "udp-broadcast discover --without-so-broadcast  # the EACCES lesson",
+        "udp-broadcast discover --to 239.255.42.99 --interface 127.0.0.1  # multicast",
+        "udp-broadcast discover --to ff15::4242 --ttl 2  # IPv6, across one router",
         "udp-broadcast discover --to 192.168.1.255      # a LAN: your subnet's broadcast address, \
          the brd of `ip -4 addr`",
         // --help text only: no test or script ever sends there.
@@ -121,13 +151,22 @@ pub struct ListenOptions {
     pub name: String,
     /// `--lan`: answer requests from any address, not only loopback ones.
     pub lan: bool,
+    /// `--group`: the multicast group to join, if any.
+    pub group: Option<IpAddr>,
+    /// `--interface`: where to join it (`None`: the kernel picks).
+    pub interface: Option<Interface>,
 }
 
 /// Options of `udp-broadcast discover`.
 #[derive(Debug, Clone, Copy)]
 pub struct DiscoverOptions {
-    /// Where the request goes: a broadcast address (or any IPv4 address).
-    pub to: SocketAddrV4,
+    /// Where the request goes: a broadcast address, any IPv4 address, or a
+    /// multicast group (IPv4 or IPv6).
+    pub to: SocketAddr,
+    /// `--ttl` for a group: TTL or hop limit.
+    pub ttl: u32,
+    /// `--interface` for a group: where to send it from.
+    pub interface: Option<Interface>,
     /// How long to collect replies.
     pub wait: Duration,
     /// Stop after this many responders; 0 means wait the whole time.
@@ -156,10 +195,14 @@ impl BroadcastCommand {
                     name.escape_debug()
                 ));
             }
+            let group = m.opt::<String>("group").map(|text| parse_group(&text));
+            let interface = membership_interface(&m, group, "--group");
             return BroadcastCommand::Listen(ListenOptions {
                 port: m.port("port"),
                 name,
                 lan: m.switch("lan"),
+                group,
+                interface,
             });
         }
         let port = m.port("port");
@@ -171,22 +214,90 @@ impl BroadcastCommand {
         }
         let to = m.get::<String>("to");
         let ip = match to.parse::<IpAddr>() {
-            Ok(IpAddr::V4(ip)) => ip,
-            Ok(IpAddr::V6(_)) => cli::usage_error(&format!(
+            Ok(ip) if ip.is_multicast() || ip.is_ipv4() => ip,
+            Ok(_) => cli::usage_error(&format!(
                 "invalid value '{to}' for --to: IPv6 has no broadcast (it uses multicast \
-                 instead); give an IPv4 address such as {DEFAULT_TO}"
+                 instead); give an IPv6 group such as ff15::4242 or an IPv4 address such as \
+                 {DEFAULT_TO}"
             )),
             Err(_) => cli::usage_error(&format!(
-                "invalid value '{to}' for --to: expected an IPv4 address such as {DEFAULT_TO}"
+                "invalid value '{to}' for --to: expected an IPv4 address such as {DEFAULT_TO} \
+                 or a multicast group"
             )),
         };
+        let group = Some(ip).filter(IpAddr::is_multicast);
+        let interface = membership_interface(&m, group, "a multicast --to");
+        let ttl = match (m.opt::<String>("ttl"), group) {
+            (None, _) => 1,
+            (Some(_), None) => cli::usage_error(
+                "--ttl needs a multicast --to (a broadcast never crosses a router)",
+            ),
+            (Some(text), Some(_)) => {
+                multicast::parse_ttl(&text).unwrap_or_else(|e| cli::usage_error(&e))
+            }
+        };
+        let to = match (ip, interface) {
+            // A link-local group's address means nothing without its link:
+            // the scope id says which.
+            (IpAddr::V6(ip), Some(Interface::Index(index))) => {
+                SocketAddr::V6(SocketAddrV6::new(ip, port, 0, index))
+            }
+            _ => SocketAddr::new(ip, port),
+        };
         BroadcastCommand::Discover(DiscoverOptions {
-            to: SocketAddrV4::new(ip, port),
+            to,
+            ttl,
+            interface,
             wait: Duration::from_millis(m.get_in("wait-ms", 1..=60_000)),
             stop_after: m.get_in("stop-after", 0..=1000),
             so_broadcast: !m.switch("without-so-broadcast"),
         })
     }
+}
+
+/// `--group` / a group `--to`: a multicast address, or exit 2.
+fn parse_group(text: &str) -> IpAddr {
+    match text.parse::<IpAddr>() {
+        Ok(ip) if ip.is_multicast() => ip,
+        Ok(ip) => cli::usage_error(&format!(
+            "invalid value '{ip}' for --group: not a multicast address (IPv4 224.0.0.0/4 such \
+             as 239.255.42.99, IPv6 ff00::/8 such as ff15::4242)"
+        )),
+        Err(_) => cli::usage_error(&format!(
+            "invalid value '{}' for --group: expected a multicast address such as \
+             239.255.42.99 or ff15::4242",
+            text.escape_debug()
+        )),
+    }
+}
+
+/// `--interface`, checked against the group it is for (`what` names the
+/// flag that gives the group, for the message when there is none).
+fn membership_interface(m: &Matches, group: Option<IpAddr>, what: &str) -> Option<Interface> {
+    let text = m.opt::<String>("interface");
+    let Some(group) = group else {
+        if text.is_some() {
+            cli::usage_error(&format!("--interface needs {what}"));
+        }
+        return None;
+    };
+    let interface = text.map(|text| {
+        multicast::parse_interface(&text, group).unwrap_or_else(|why| {
+            cli::usage_error(&format!(
+                "invalid value '{}' for --interface: {why}",
+                text.escape_debug()
+            ))
+        })
+    });
+    if let (IpAddr::V6(v6), None) = (group, interface) {
+        if multicast::needs_interface(v6) {
+            cli::usage_error(&format!(
+                "{v6} is a link-local group (ff02::, or ff01:: for one interface): it exists on \
+                 every link, so say which with --interface NAME or INDEX"
+            ));
+        }
+    }
+    interface
 }
 
 /// Is `name` fit to be a listener's name? 1 to [`MAX_NAME`] characters, none
