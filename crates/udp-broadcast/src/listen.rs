@@ -79,8 +79,17 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
     // takes either; Windows has SO_REUSEADDR only). Both must be set before
     // bind(), which is when the kernel checks them.
     socket.set_reuse_address(true)?;
+    //
+    // Except for a group listener on Linux: there SO_REUSEADDR is enough,
+    // and SO_REUSEPORT would be harmful. When a group has one member socket
+    // on a port, Linux's early demultiplexing hands the datagram to that
+    // socket's SO_REUSEPORT group, which picks one socket by a hash of the
+    // addresses without looking at memberships: a member of another group
+    // got it (seen on Linux 6.18; tests/multicast_namespaces.rs).
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuse_port(true)?;
+    if !(cfg!(target_os = "linux") && options.group.is_some()) {
+        socket.set_reuse_port(true)?;
+    }
     // --port 0 with those options on could be handed a port that another,
     // unrelated program shares out the same way. So first ask the kernel for
     // a port that nobody holds, then bind that one.

@@ -130,9 +130,14 @@ fn loopback_group_members_answer() {
     let out = discover(port, GROUP, "500");
     assert_eq!(names(&out, port), ["alpha"].map(String::from).into());
 
-    // Sent to OTHER, only its own member answers.
-    let out = discover(port, OTHER, "500");
-    assert_eq!(names(&out, port), ["other"].map(String::from).into());
+    // Sent to OTHER, only its own member answers, every time (Linux's early
+    // demultiplexing changes the path from the second datagram on).
+    for _ in 0..3 {
+        let out = discover(port, OTHER, "300");
+        assert_eq!(names(&out, port), ["other"].map(String::from).into());
+        let out = discover(port, GROUP, "300");
+        assert_eq!(names(&out, port), ["alpha"].map(String::from).into());
+    }
     say("multicast loopback test: 2 members of 239.255.42.99 answered, the member of .100 did not");
 }
 
