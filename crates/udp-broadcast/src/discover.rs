@@ -65,7 +65,13 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
             Some(_) if multicast::no_route(&e, options.interface) => {
                 format!("send_to {to}: {e}: {}", multicast::PASS_INTERFACE).into()
             }
-            _ => send_error(to, e, options.so_broadcast),
+            Some(_) => format!(
+                "send_to {to}: {e}: does the interface have a route to the group? (`ip -6 \
+                 route show table local` lists ff00::/8 per interface; Linux's loopback has \
+                 none for IPv6)"
+            )
+            .into(),
+            None => send_error(to, e, options.so_broadcast),
         })?;
     let ttl = match group {
         Some(IpAddr::V4(_)) => format!(" with TTL {}", options.ttl),
