@@ -104,6 +104,20 @@ fn loopback_group_members_answer() {
     let out = discover(port, GROUP, "700");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    if common::testing::under_wine() {
+        // Wine runs on a Linux kernel, and IP_MULTICAST_ALL is a Linux
+        // option a Windows program never sets: members of other groups on
+        // the port hear the request too. Windows itself delivers only joined
+        // groups.
+        let found = names(&out, port);
+        assert!(
+            found.contains("alpha") && found.contains("beta"),
+            "{stderr}"
+        );
+        return say(&format!(
+            "multicast loopback test: under Wine only the join is checked: {found:?} answered"
+        ));
+    }
     assert_eq!(
         names(&out, port),
         ["alpha", "beta"].map(String::from).into(),
