@@ -3,7 +3,8 @@
 //! A namespace is a private copy of the network stack: its own interfaces,
 //! addresses, routes and ports. A test makes a few, joins them with veth
 //! pairs (virtual cables) or a bridge (a virtual switch), and runs a lesson
-//! binary in each with `ip netns exec`. Nothing is added to this machine's
+//! binary in each with `ip netns exec`. [`Namespaces::router`] makes one
+//! that forwards between two [`Namespaces::wire`]s. Nothing is added to this machine's
 //! own interfaces, and [`Namespaces`] deletes everything again when it is
 //! dropped, even when the test panics.
 //!
