@@ -9,6 +9,11 @@
 # Seen on Linux only: whether macOS's loopback (lo0, which has no broadcast
 # address) delivers a datagram sent to 127.255.255.255 to all three, and
 # refuses it without SO_BROADCAST, is not checked here.
+# Multicast: one discovery of the group 239.255.42.99. As root on Linux it
+# runs in two network namespaces joined by a veth pair (192.0.2.1 and
+# 192.0.2.2; this machine's own interfaces are not touched); otherwise on the
+# loopback interface (--interface 127.0.0.1) where the OS lets a socket join
+# a group there; otherwise it is skipped with the reason.
 
 lesson_begin udp-broadcast "three listeners on one port, one broadcast finds them all"
 
@@ -86,5 +91,82 @@ if start_program "$BIN/examples/udp-broadcast-tutorial" 0; then
   wait "$bc_tut_pid" 2>/dev/null
   expect_eq "tutorial version: killed by the signal, no goodbye" "143 0" "$? $(count_bytes <"$bc_tut_log")"
 fi
+
+# Multicast: listener and discover inside namespaces (root, Linux), else on
+# loopback. Never without --interface: the kernel would pick a real network.
+bc_group=239.255.42.99
+bc_ns=""
+bc_ns_delete() {
+  [ -n "$bc_ns" ] || return 0
+  ip netns delete "$bc_ns-a" 2>/dev/null
+  ip netns delete "$bc_ns-b" 2>/dev/null
+  bc_ns=""
+}
+trap 'bc_ns_delete; cleanup' EXIT
+bc_where="loopback"
+bc_iface=127.0.0.1
+bc_from=127.0.0.1
+if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1; then
+  bc_ns="demo-mc-$$"
+  if ip netns add "$bc_ns-a" && ip netns add "$bc_ns-b" \
+    && ip -n "$bc_ns-a" link add eth0 type veth peer name eth0 netns "$bc_ns-b" \
+    && ip -n "$bc_ns-a" addr add 192.0.2.1/24 dev eth0 \
+    && ip -n "$bc_ns-b" addr add 192.0.2.2/24 dev eth0 \
+    && ip -n "$bc_ns-a" link set eth0 up && ip -n "$bc_ns-b" link set eth0 up; then
+    bc_deadline=$(( $(now_ms) + 5000 ))
+    until ip -n "$bc_ns-b" link show eth0 | grep -q LOWER_UP || [ "$(now_ms)" -gt "$bc_deadline" ]; do
+      sleep 0.02
+    done
+    bc_where="two network namespaces, 192.0.2.1 and 192.0.2.2 on one veth cable"
+    bc_iface=eth0 bc_from=192.0.2.2
+  else
+    fail "multicast: could not create the namespaces"
+    bc_ns_delete
+  fi
+fi
+bc_in() { if [ -n "$bc_ns" ]; then ip netns exec "$bc_ns-$1" "${@:2}"; else "${@:2}"; fi; }
+note "multicast: group $bc_group on $bc_where"
+if [ -n "$bc_ns" ]; then
+  start_program ip netns exec "$bc_ns-a" "$BIN/udp-broadcast" listen --port 0 --lan \
+    --group "$bc_group" --interface eth0 --name member
+  bc_mc_ok=$?
+else
+  # Loopback: the OS may refuse to join a group on lo; then skip.
+  "$BIN/udp-broadcast" listen --port 0 --group "$bc_group" --interface 127.0.0.1 \
+    --name member >"$WORK/bc-mc-probe.out" 2>"$WORK/bc-mc-probe.err" &
+  bc_probe=$!
+  STARTED_PIDS+=("$bc_probe")
+  bc_deadline=$(( $(now_ms) + 5000 ))
+  until grep -q '^listening on ' "$WORK/bc-mc-probe.out" 2>/dev/null \
+    || ! kill -0 "$bc_probe" 2>/dev/null || [ "$(now_ms)" -gt "$bc_deadline" ]; do
+    sleep 0.02
+  done
+  kill -INT "$bc_probe" 2>/dev/null
+  wait "$bc_probe" 2>/dev/null
+  if grep -q '^listening on ' "$WORK/bc-mc-probe.out"; then
+    start_program "$BIN/udp-broadcast" listen --port 0 --group "$bc_group" \
+      --interface 127.0.0.1 --name member
+    bc_mc_ok=$?
+  else
+    note "multicast: skipped: this OS will not join $bc_group on loopback: $(head -n 1 "$WORK/bc-mc-probe.err")"
+    bc_mc_ok=skip
+  fi
+fi
+if [ "$bc_mc_ok" = 0 ]; then
+  bc_mc_pid=$SERVER_PID bc_mc_log=$SERVER_LOG bc_mc_port=$SERVER_PORT
+  show "udp-broadcast discover --to $bc_group --interface $bc_iface --port $bc_mc_port --stop-after 1"
+  bc_out=$(bc_in b "$BIN/udp-broadcast" discover --to "$bc_group" --interface "$bc_iface" \
+    --port "$bc_mc_port" --stop-after 1 --wait-ms 3000 2>"$WORK/bc-mc.err")
+  echo "$bc_out"
+  show_log "$bc_mc_log" 2
+  expect_contains "multicast: the member of $bc_group answered" "member at " "$bc_out"
+  expect_contains "multicast: it heard the request from $bc_from" \
+    "discovery request from $bc_from:" "$(cat "$bc_mc_log")"
+  stop_server "$bc_mc_pid" "$bc_mc_log"
+  expect_contains "multicast: it left the group" "left multicast group $bc_group" "$(cat "$bc_mc_log")"
+elif [ "$bc_mc_ok" != skip ]; then
+  fail "multicast: the group listener did not start"
+fi
+bc_ns_delete
 
 lesson_end

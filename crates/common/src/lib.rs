@@ -38,20 +38,6 @@ pub mod testing;
 pub use limit::ThreadLimit;
 pub use shutdown::StopSignal;
 
-/// The old names of [`sockets`], [`StopSignal`] and [`exit_code`], kept only
-/// so that `udp-broadcast`, `bench` and `testing` build until they are moved
-/// to the new names. Delete these three items then: the compiler lists
-/// whatever still uses them.
-#[doc(hidden)]
-pub mod net {
-    pub use crate::escape::{preview, printable};
-    pub use crate::sockets::*;
-}
-#[doc(hidden)]
-pub use exit_code as finish;
-#[doc(hidden)]
-pub use shutdown::StopSignal as Shutdown;
-
 /// `println!` that returns an error instead of panicking.
 ///
 /// `println!` panics when stdout is a closed pipe (`udp-client | head -1`),

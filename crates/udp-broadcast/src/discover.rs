@@ -12,6 +12,10 @@
 //! send to a broadcast address and `sendto` fails with `EACCES` (Permission
 //! denied). `discover --without-so-broadcast` shows that failure.
 //!
+//! To a multicast group (`--to 239.255.42.99`, `--to ff15::4242`) it sets
+//! the TTL / hop limit (`--ttl`, default 1), loopback copies and the
+//! interface to send by (`--interface`) instead: see multicast.rs.
+//!
 //! The listener's address is not in the reply text: every datagram already
 //! carries its sender's address, and `recv_from` hands it to us.
 //!
@@ -22,22 +26,29 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Instant;
 
-use common::net;
+use common::{escape, sockets};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::multicast;
 use crate::options::{check_name, DiscoverOptions};
 use crate::{REPLY_PREFIX, REQUEST};
 
 /// The client: one request to `--to`, then every reply until the wait ends.
 pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
-    // socket(): a plain IPv4 UDP socket. No bind: the kernel gives it a free
-    // port at the first send_to, and the replies come back to that port.
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    if options.so_broadcast {
+    let to = options.to;
+    let group = Some(to.ip()).filter(|ip| ip.is_multicast());
+    // socket(): a plain UDP socket of the family of --to. No bind: the
+    // kernel gives it a free port at the first send_to, and the replies come
+    // back to that port.
+    let socket = Socket::new(Domain::for_address(to), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(group) = group {
+        // Sending to a group needs no membership: TTL, loop and interface.
+        multicast::prepare_sender(&socket, group, options.ttl, options.interface)?;
+    } else if options.so_broadcast {
         // SO_BROADCAST: "yes, I mean to send to a broadcast address". This
         // one line is all that tells a broadcasting sender from a unicast one.
         socket.set_broadcast(true)?;
@@ -46,14 +57,29 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
     }
     let socket = UdpSocket::from(socket);
 
-    let to = SocketAddr::V4(options.to);
     // send_to(): one datagram. To a broadcast address, the network delivers a
     // copy to every host on the subnet; to a unicast address, to one host.
     socket
         .send_to(REQUEST.as_bytes(), to)
-        .map_err(|e| send_error(to, e, options.so_broadcast))?;
+        .map_err(|e| match group {
+            Some(_) if multicast::no_route(&e, options.interface) => {
+                format!("send_to {to}: {e}: {}", multicast::PASS_INTERFACE).into()
+            }
+            Some(_) => format!(
+                "send_to {to}: {e}: does the interface have a route to the group? (`ip -6 \
+                 route show table local` lists ff00::/8 per interface; Linux's loopback has \
+                 none for IPv6)"
+            )
+            .into(),
+            None => send_error(to, e, options.so_broadcast),
+        })?;
+    let ttl = match group {
+        Some(IpAddr::V4(_)) => format!(" with TTL {}", options.ttl),
+        Some(IpAddr::V6(_)) => format!(" with hop limit {}", options.ttl),
+        None => String::new(),
+    };
     info!(
-        "sent {REQUEST:?} to {to}; collecting replies for {:?}",
+        "sent {REQUEST:?} to {to}{ttl}; collecting replies for {:?}",
         options.wait
     );
 
@@ -65,6 +91,9 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
         // Our request leaves from a loopback address only when sent to one.
         let lan_hint = if to.ip().is_loopback() {
             ""
+        } else if group.is_some() {
+            "; a listener answers only when it joined this group (listen --group), and a \
+             request from a non-loopback address only with --lan; behind a router, raise --ttl"
         } else {
             "; a listener answers a request from a non-loopback address only when started \
              with --lan"
@@ -86,7 +115,7 @@ pub fn discover(options: &DiscoverOptions) -> Result<(), Box<dyn Error>> {
 /// Print one line per listener that answers before the deadline; return how
 /// many did.
 fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<usize> {
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
     // Several listeners on one host share an address and port, so a listener
     // is its name *and* its address.
     let mut seen = HashSet::new();
@@ -106,10 +135,10 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
         // recv_from(): each reply, and who sent it.
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             // Windows only: our request met a closed port (ICMP "port
             // unreachable"); no listener will answer from there.
-            Err(e) if net::is_port_unreachable(&e) => {
+            Err(e) if sockets::is_port_unreachable(&e) => {
                 warn!(
                     "nothing is listening at {}: its machine answered port unreachable",
                     options.to
@@ -124,14 +153,14 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
         let Some(name) = parse_reply(&buf[..len]) else {
             warn!(
                 "ignored {len} bytes from {from}: not a discovery reply: {}",
-                net::preview(&String::from_utf8_lossy(&buf[..len]))
+                escape::preview(&String::from_utf8_lossy(&buf[..len]))
             );
             continue;
         };
         if seen.insert((name.to_string(), from)) {
             // parse_reply already refused control and format characters;
             // escaping them on output as well costs nothing.
-            common::outln!("{} at {from}", net::printable(name.as_bytes()))?;
+            common::outln!("{} at {from}", escape::printable(name.as_bytes()))?;
         } else {
             debug!("{name} at {from} answered twice");
         }
@@ -140,7 +169,8 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
 }
 
 /// `HERE <name>` → the name, if it is a name we are willing to print.
-fn parse_reply(datagram: &[u8]) -> Option<&str> {
+/// Pure (no I/O), so it can be fuzzed.
+pub fn parse_reply(datagram: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(datagram).ok()?;
     let name = text.strip_prefix(REPLY_PREFIX)?;
     check_name(name).ok()?;

@@ -24,66 +24,112 @@
 //! SO_REUSEADDR gets each broadcast to it, and nothing from the network (see
 //! docs/udp-broadcast.md).
 //!
-//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind, close) →
+//! With `--group` it also joins a multicast group (IPv4 or IPv6) after the
+//! bind, and leaves it before the close (multicast.rs has those calls). It
+//! binds the wildcard address of the group's family, `0.0.0.0` or `::`.
+//!
+//! Read `listen` (socket, SO_BROADCAST, SO_REUSEADDR/PORT, bind, join, leave, close) →
 //! `answer_loop` (recv_from) → `answer` (`may_answer` checks the sender,
 //! `is_request` the text; send_to).
 
 use std::error::Error;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 use common::shutdown::Wake;
-use common::{net, Shutdown};
+use common::{escape, sockets, StopSignal};
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::multicast;
 use crate::options::ListenOptions;
 use crate::{REPLY_PREFIX, REQUEST};
 
 /// The responder: bind 0.0.0.0:PORT next to any other listeners, answer
 /// discovery requests until Ctrl+C, close.
 pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
-    let shutdown = Shutdown::install()?;
+    let shutdown = StopSignal::install()?;
 
     // Every interface: 0.0.0.0. A socket bound to one unicast address (say
-    // 127.0.0.1) is never handed a datagram sent to a broadcast address.
-    // (Binding 127.255.255.255 would get the loopback broadcasts only.)
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, options.port));
+    // 127.0.0.1) is never handed a datagram sent to a broadcast address, nor
+    // one sent to a group. (Binding 127.255.255.255 would get the loopback
+    // broadcasts only.) An IPv6 group: `::`, every IPv6 interface.
+    let any = match options.group {
+        Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let addr = SocketAddr::new(any, options.port);
 
-    // socket(): IPv4 only, because broadcast exists only in IPv4.
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    // SO_BROADCAST: only needed to *send* to a broadcast address; receiving
-    // broadcasts works without it. We set it as the tutorial does, and
-    // because a responder that one day answers with a broadcast needs it.
-    socket.set_broadcast(true)?;
+    // socket(): IPv4, because broadcast exists only in IPv4; IPv6 for an
+    // IPv6 group.
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if any.is_ipv4() {
+        // SO_BROADCAST: only needed to *send* to a broadcast address;
+        // receiving broadcasts works without it. We set it as the tutorial
+        // does, and because a responder that one day answers with a
+        // broadcast needs it.
+        socket.set_broadcast(true)?;
+    } else {
+        // IPV6_V6ONLY: IPv6 only, so no IPv4 datagram arrives here.
+        socket.set_only_v6(true)?;
+    }
     // SO_REUSEADDR: let other sockets that set it too bind this same port,
     // so several listeners can run on one machine. SO_REUSEPORT too where
     // it exists: macOS and the BSDs share a UDP port only with it (Linux
     // takes either; Windows has SO_REUSEADDR only). Both must be set before
     // bind(), which is when the kernel checks them.
     socket.set_reuse_address(true)?;
+    //
+    // Except for a group listener on Linux: there SO_REUSEADDR is enough,
+    // and SO_REUSEPORT would be harmful. When a group has one member socket
+    // on a port, Linux's early demultiplexing hands the datagram to that
+    // socket's SO_REUSEPORT group, which picks one socket by a hash of the
+    // addresses without looking at memberships: a member of another group
+    // got it (seen on Linux 6.18; tests/multicast_namespaces.rs).
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuse_port(true)?;
+    if !(cfg!(target_os = "linux") && options.group.is_some()) {
+        socket.set_reuse_port(true)?;
+    }
     // --port 0 with those options on could be handed a port that another,
     // unrelated program shares out the same way. So first ask the kernel for
     // a port that nobody holds, then bind that one.
     let addr = match options.port {
-        0 => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port_nobody_holds()?)),
+        0 => SocketAddr::new(any, port_nobody_holds(any)?),
         _ => addr,
     };
     // bind(): 0.0.0.0:PORT.
     socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
+    if let Some(group) = options.group {
+        // IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP: from now on the kernel hands
+        // us what is sent to GROUP:PORT on that interface (multicast.rs).
+        multicast::join(&socket, group, options.interface).map_err(|e| {
+            let hint = match multicast::no_route(&e, options.interface) {
+                true => multicast::PASS_INTERFACE,
+                false => "is --interface an interface of this machine that is up?",
+            };
+            format!("cannot join group {group}: {e}: {hint}")
+        })?;
+        // IP_MULTICAST_ALL off (Linux): only the groups *this* socket joined.
+        multicast::own_groups_only(&socket, group)?;
+    }
     let socket = UdpSocket::from(socket);
 
     // Wake every POLL_INTERVAL to check for Ctrl+C; and at once on Ctrl+C,
     // when the handler sends us an empty datagram. (With other listeners on
     // the port, the kernel may hand that datagram to one of them instead,
     // which logs that it ignored 0 bytes: then the timeout is what wakes us.)
-    socket.set_read_timeout(Some(net::POLL_INTERVAL))?;
+    socket.set_read_timeout(Some(sockets::POLL_INTERVAL))?;
     let local = socket.local_addr()?;
     shutdown.wake_on_request(Wake::Datagram(local));
 
     common::outln!("listening on {local}")?;
+    if let Some(group) = options.group {
+        let on = options
+            .interface
+            .map(|i| format!(" on {i}"))
+            .unwrap_or_default();
+        info!("joined multicast group {group}{on}");
+    }
     if options.lan {
         info!(
             "answering discovery requests as {:?} from anyone (--lan)",
@@ -99,6 +145,15 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
 
     answer_loop(&socket, options, &shutdown);
 
+    let socket = Socket::from(socket);
+    if let Some(group) = options.group {
+        // IP_DROP_MEMBERSHIP / IPV6_LEAVE_GROUP: closing would leave too;
+        // the last member to leave makes the host tell the routers.
+        match multicast::leave(&socket, group, options.interface) {
+            Ok(()) => info!("left multicast group {group}"),
+            Err(e) => warn!("leaving group {group} failed: {e}"),
+        }
+    }
     // close(): the port is free again once the last listener closes it.
     drop(socket);
     info!("server closed");
@@ -106,8 +161,8 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
 }
 
 /// Receive datagrams until a shutdown is requested; answer each request.
-fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown) {
-    let mut buf = vec![0u8; net::RECV_BUFFER];
+fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &StopSignal) {
+    let mut buf = vec![0u8; sockets::RECV_BUFFER];
     while !shutdown.requested() {
         // recv_from(): a broadcast and a unicast datagram look the same here;
         // `peer` is whoever sent it, and the reply goes straight back there.
@@ -117,9 +172,9 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
         }
         let (len, peer) = match received {
             Ok(received) => received,
-            Err(e) if net::is_timeout(&e) => continue,
+            Err(e) if sockets::is_timeout(&e) => continue,
             Err(e) => {
-                net::log_recv_error(&e);
+                sockets::log_recv_error(&e);
                 continue;
             }
         };
@@ -131,10 +186,8 @@ fn answer_loop(socket: &UdpSocket, options: &ListenOptions, shutdown: &Shutdown)
 /// sharing option (such a socket is never handed a shared port), read the
 /// port, close. Another program could take it before we bind it again, but
 /// it would have to be quick.
-fn port_nobody_holds() -> io::Result<u16> {
-    Ok(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?
-        .local_addr()?
-        .port())
+fn port_nobody_holds(any: IpAddr) -> io::Result<u16> {
+    Ok(UdpSocket::bind((any, 0))?.local_addr()?.port())
 }
 
 /// Answer one datagram if it is a discovery request from a sender we serve;
@@ -157,7 +210,7 @@ fn answer(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr, options: &Liste
         warn!(
             "ignored {} bytes from {peer}: not a discovery request: {}",
             datagram.len(),
-            net::preview(&String::from_utf8_lossy(datagram))
+            escape::preview(&String::from_utf8_lossy(datagram))
         );
         return;
     }
@@ -193,7 +246,7 @@ fn bind_error(addr: SocketAddr, error: io::Error) -> Box<dyn Error> {
     // port's holder does not share it.
     let in_use = error.kind() == io::ErrorKind::AddrInUse
         || (cfg!(windows) && error.kind() == io::ErrorKind::PermissionDenied);
-    let explained = net::bind_error(addr, error);
+    let explained = sockets::bind_error(addr, error);
     if in_use {
         format!(
             "{explained}. (Listeners share a port only when every socket on it set \

@@ -7,7 +7,8 @@
 //! answers. The default address, 127.255.255.255, is the loopback network's
 //! broadcast address, so nothing leaves this machine. Without `--lan` a
 //! listener answers loopback senders only: an open one tells anyone its name
-//! and can be aimed at a victim as a reflector.
+//! and can be aimed at a victim as a reflector. Multicast, IPv4 and IPv6:
+//! `listen --group GROUP` joins a group, `discover --to GROUP` sends to it.
 //!
 //! ## Run it (two terminals)
 //!
@@ -32,12 +33,14 @@
 //!    `answer_loop` (recv_from) → `answer` (whom to answer; send_to).
 //! 3. `discover.rs`: `discover` (socket, SO_BROADCAST, send_to) →
 //!    `collect_replies` (recv_from until the deadline) → `send_error`.
+//! 4. `multicast.rs`: `join`, `leave`, IP_MULTICAST_ALL, `prepare_sender`.
 //!
 //! The tutorial's own server is `examples/udp-broadcast-tutorial.rs`. The
 //! lesson page, with experiments that break it: docs/udp-broadcast.md.
 
 mod discover;
 mod listen;
+mod multicast;
 mod options;
 
 use std::process::ExitCode;
@@ -52,7 +55,7 @@ const REPLY_PREFIX: &str = "HERE ";
 fn main() -> ExitCode {
     let command = BroadcastCommand::parse();
     common::logging::init();
-    common::finish(match &command {
+    common::exit_code(match &command {
         BroadcastCommand::Listen(options) => listen::listen(options),
         BroadcastCommand::Discover(options) => discover::discover(options),
     })

@@ -5,12 +5,16 @@
 //! to one unicast address such as `127.0.0.1` never sees a datagram sent to a
 //! broadcast address, so there is no `--host`. To stay safe by default it
 //! still answers only requests from a loopback source address (this
-//! machine); `--lan` lets it answer the network.
+//! machine); `--lan` lets it answer the network. `listen --group GROUP`
+//! also joins a multicast group, and `discover --to GROUP` sends to one
+//! (multicast.rs).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use common::cli::{self, Flag, Spec};
+use common::cli::{self, Flag, Matches, Spec};
+
+use crate::multicast::{self, Interface};
 
 /// The port the listeners share and `discover` sends to.
 const SHARED_PORT: u16 = 6550;
@@ -44,12 +48,24 @@ const LAN: Flag<bool> = Flag::switch(
      8-byte request with up to 261 bytes, so forged requests could aim it at a victim \
      (a reflector and amplifier)",
 );
-const TO: Flag<Ipv4Addr> = Flag::with_default(
+const TO: Flag<IpAddr> = Flag::with_default(
     "to",
     "ADDR",
-    LOOPBACK_BROADCAST,
-    "IPv4 broadcast address to send to; the default stays on this machine \
-     (IPv6 has no broadcast: it uses multicast)",
+    IpAddr::V4(LOOPBACK_BROADCAST),
+    "IPv4 broadcast address, or a multicast group (IPv4 or IPv6), to send to; the \
+     default stays on this machine (IPv6 has no broadcast: it uses multicast)",
+);
+const GROUP: Flag<String> = Flag::optional(
+    "group",
+    "GROUP",
+    "also join this multicast group (IPv4 224.0.0.0/4 such as 239.255.42.99, IPv6 \
+     ff00::/8 such as ff02::4242 or ff15::4242) and answer requests sent to it",
+);
+const TTL: Flag<String> = Flag::optional(
+    "ttl",
+    "N",
+    "with a group: the IPv4 TTL / IPv6 hop limit, 0-255: how many routers the request \
+     may cross (0: this machine only) [default: 1, this link only]",
 );
 const LISTENERS_PORT: Flag<u16> =
     Flag::with_default("port", "PORT", SHARED_PORT, "the listeners' UDP port");
@@ -76,25 +92,45 @@ static LISTEN: Spec = Spec {
             listener's name. Only requests from a loopback address (127.0.0.0/8, this machine) \
             are answered unless --lan is given",
     positionals: &[],
-    flags: &[&PORT, &NAME, &LAN],
+    flags: &[&PORT, &NAME, &LAN, &GROUP, &INTERFACE],
     examples: &[
         "udp-broadcast listen",
+        "udp-broadcast listen --group 239.255.42.99 --interface 127.0.0.1  # multicast on this machine",
+        "udp-broadcast listen --group ff02::4242 --interface eth0 --lan    # IPv6, link-local",
         "udp-broadcast listen --name kitchen",
         "udp-broadcast listen --port 0 --name alpha     # then more listeners on the port it prints",
         "udp-broadcast listen --lan --name kitchen      # answer other hosts too",
     ],
 };
 
+const INTERFACE: Flag<String> = Flag::optional(
+    "interface",
+    "IFACE",
+    "with a group: the interface to join / send by: its index (any OS), its name (Linux: \
+     eth0), or for IPv4 one of its addresses; ff02:: groups need it [default: the kernel \
+     picks by its routes]",
+);
+
 static DISCOVER: Spec = Spec {
     name: "discover",
     about: "set SO_BROADCAST, send one DISCOVER to a broadcast address, print every listener \
             that answers before the wait ends (exit 1 if none does)",
     positionals: &[],
-    flags: &[&TO, &LISTENERS_PORT, &WAIT, &STOP_AFTER, &WITHOUT_SO_BROADCAST],
+    flags: &[
+        &TO,
+        &INTERFACE,
+        &TTL,
+        &LISTENERS_PORT,
+        &WAIT,
+        &STOP_AFTER,
+        &WITHOUT_SO_BROADCAST,
+    ],
     examples: &[
         "udp-broadcast discover",
         "udp-broadcast discover --to 127.0.0.1          # unicast: only one listener on the port hears it",
         "udp-broadcast discover --without-so-broadcast  # the EACCES lesson",
+        "udp-broadcast discover --to 239.255.42.99 --interface 127.0.0.1  # multicast",
+        "udp-broadcast discover --to ff15::4242 --ttl 2  # IPv6, across one router",
         "udp-broadcast discover --to 192.168.1.255      # a LAN: your subnet's broadcast address, \
          the brd of `ip -4 addr`",
         // --help text only: no test or script ever sends there.
@@ -119,13 +155,22 @@ pub struct ListenOptions {
     pub name: String,
     /// `--lan`: answer requests from any address, not only loopback ones.
     pub lan: bool,
+    /// `--group`: the multicast group to join, if any.
+    pub group: Option<IpAddr>,
+    /// `--interface`: where to join it (`None`: the kernel picks).
+    pub interface: Option<Interface>,
 }
 
 /// Options of `udp-broadcast discover`.
 #[derive(Debug, Clone, Copy)]
 pub struct DiscoverOptions {
-    /// Where the request goes: a broadcast address (or any IPv4 address).
-    pub to: SocketAddrV4,
+    /// Where the request goes: a broadcast address, any IPv4 address, or a
+    /// multicast group (IPv4 or IPv6).
+    pub to: SocketAddr,
+    /// `--ttl` for a group: TTL or hop limit.
+    pub ttl: u32,
+    /// `--interface` for a group: where to send it from.
+    pub interface: Option<Interface>,
     /// How long to collect replies.
     pub wait: Duration,
     /// Stop after this many responders; 0 means wait the whole time.
@@ -154,10 +199,14 @@ impl BroadcastCommand {
                     name.escape_debug()
                 ));
             }
+            let group = m.opt(&GROUP).map(|text| parse_group(&text));
+            let interface = membership_interface(&m, group, "--group");
             return BroadcastCommand::Listen(ListenOptions {
                 port: m.port(&PORT),
                 name,
                 lan: m.switch(&LAN),
+                group,
+                interface,
             });
         }
         let port = m.port(&LISTENERS_PORT);
@@ -169,22 +218,90 @@ impl BroadcastCommand {
         }
         let to = m.text(&TO);
         let ip = match to.parse::<IpAddr>() {
-            Ok(IpAddr::V4(ip)) => ip,
-            Ok(IpAddr::V6(_)) => cli::usage_error(&format!(
+            Ok(ip) if ip.is_multicast() || ip.is_ipv4() => ip,
+            Ok(_) => cli::usage_error(&format!(
                 "invalid value '{to}' for --to: IPv6 has no broadcast (it uses multicast \
-                 instead); give an IPv4 address such as {LOOPBACK_BROADCAST}"
+                 instead); give an IPv6 group such as ff15::4242 or an IPv4 address such as \
+                 {LOOPBACK_BROADCAST}"
             )),
             Err(_) => cli::usage_error(&format!(
-                "invalid value '{to}' for --to: expected an IPv4 address such as {LOOPBACK_BROADCAST}"
+                "invalid value '{to}' for --to: expected an IPv4 address such as \
+                 {LOOPBACK_BROADCAST} or a multicast group"
             )),
         };
+        let group = Some(ip).filter(IpAddr::is_multicast);
+        let interface = membership_interface(&m, group, "a multicast --to");
+        let ttl = match (m.opt(&TTL), group) {
+            (None, _) => 1,
+            (Some(_), None) => cli::usage_error(
+                "--ttl needs a multicast --to (a broadcast never crosses a router)",
+            ),
+            (Some(text), Some(_)) => {
+                multicast::parse_ttl(&text).unwrap_or_else(|e| cli::usage_error(&e))
+            }
+        };
+        let to = match (ip, interface) {
+            // A link-local group's address means nothing without its link:
+            // the scope id says which.
+            (IpAddr::V6(ip), Some(Interface::Index(index))) => {
+                SocketAddr::V6(SocketAddrV6::new(ip, port, 0, index))
+            }
+            _ => SocketAddr::new(ip, port),
+        };
         BroadcastCommand::Discover(DiscoverOptions {
-            to: SocketAddrV4::new(ip, port),
+            to,
+            ttl,
+            interface,
             wait: Duration::from_millis(m.get_in(&WAIT, 1..=60_000)),
             stop_after: m.get_in(&STOP_AFTER, 0..=1000),
             so_broadcast: !m.switch(&WITHOUT_SO_BROADCAST),
         })
     }
+}
+
+/// `--group` / a group `--to`: a multicast address, or exit 2.
+fn parse_group(text: &str) -> IpAddr {
+    match text.parse::<IpAddr>() {
+        Ok(ip) if ip.is_multicast() => ip,
+        Ok(ip) => cli::usage_error(&format!(
+            "invalid value '{ip}' for --group: not a multicast address (IPv4 224.0.0.0/4 such \
+             as 239.255.42.99, IPv6 ff00::/8 such as ff15::4242)"
+        )),
+        Err(_) => cli::usage_error(&format!(
+            "invalid value '{}' for --group: expected a multicast address such as \
+             239.255.42.99 or ff15::4242",
+            text.escape_debug()
+        )),
+    }
+}
+
+/// `--interface`, checked against the group it is for (`what` names the
+/// flag that gives the group, for the message when there is none).
+fn membership_interface(m: &Matches, group: Option<IpAddr>, what: &str) -> Option<Interface> {
+    let text = m.opt(&INTERFACE);
+    let Some(group) = group else {
+        if text.is_some() {
+            cli::usage_error(&format!("--interface needs {what}"));
+        }
+        return None;
+    };
+    let interface = text.map(|text| {
+        multicast::parse_interface(&text, group).unwrap_or_else(|why| {
+            cli::usage_error(&format!(
+                "invalid value '{}' for --interface: {why}",
+                text.escape_debug()
+            ))
+        })
+    });
+    if let (IpAddr::V6(v6), None) = (group, interface) {
+        if multicast::needs_interface(v6) {
+            cli::usage_error(&format!(
+                "{v6} is a link-local group (ff02::, or ff01:: for one interface): it exists on \
+                 every link, so say which with --interface NAME or INDEX"
+            ));
+        }
+    }
+    interface
 }
 
 /// Is `name` fit to be a listener's name? 1 to [`MAX_NAME`] characters, none

@@ -196,7 +196,7 @@ fn listener_ignores_malformed_datagrams() {
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(WAIT)).unwrap();
     // macOS: room to send the 65,507-byte datagram below.
-    common::net::room_for_any_datagram(&client).unwrap();
+    common::sockets::room_for_any_datagram(&client).unwrap();
     let junk: [&[u8]; 5] = [
         b"hello",
         b"",

@@ -3,7 +3,8 @@
 //! A namespace is a private copy of the network stack: its own interfaces,
 //! addresses, routes and ports. A test makes a few, joins them with veth
 //! pairs (virtual cables) or a bridge (a virtual switch), and runs a lesson
-//! binary in each with `ip netns exec`. Nothing is added to this machine's
+//! binary in each with `ip netns exec`. [`Namespaces::router`] makes one
+//! that forwards between two [`Namespaces::wire`]s. Nothing is added to this machine's
 //! own interfaces, and [`Namespaces`] deletes everything again when it is
 //! dropped, even when the test panics.
 //!
@@ -166,15 +167,32 @@ impl Namespaces {
     /// link is up on both sides. IPv6 addresses skip duplicate address
     /// detection (`nodad`), so they are usable at once.
     pub fn cable(&self, a: (&str, &[&str]), b: (&str, &[&str])) {
+        self.wire((a.0, "eth0", a.1), (b.0, "eth0", b.1));
+    }
+
+    /// Like [`Namespaces::cable`], with the device names chosen: `(ns,
+    /// dev, addresses)` for each end. A router needs this: its second
+    /// cable's end cannot be called `eth0` again.
+    pub fn wire(&self, a: (&str, &str, &[&str]), b: (&str, &str, &[&str])) {
         must(&[
-            "-n", a.0, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b.0,
+            "-n", a.0, "link", "add", a.1, "type", "veth", "peer", "name", b.1, "netns", b.0,
         ]);
-        for (ns, addresses) in [a, b] {
-            configure(ns, "eth0", addresses);
+        for (ns, dev, addresses) in [a, b] {
+            configure(ns, dev, addresses);
         }
-        for ns in [a.0, b.0] {
-            wait_for(&["-n", ns, "link", "show", "eth0"], "LOWER_UP");
+        for (ns, dev, _) in [a, b] {
+            wait_for(&["-n", ns, "link", "show", dev], "LOWER_UP");
         }
+    }
+
+    /// Create a namespace that forwards IPv4 and IPv6 between its
+    /// interfaces (unicast; multicast also needs a routing daemon to program
+    /// the kernel's multicast routes). Returns its name.
+    pub fn router(&mut self, suffix: &str) -> Result<String, String> {
+        let name = self.add(suffix)?;
+        sysctl(&name, "net/ipv4/ip_forward", "1")?;
+        sysctl(&name, "net/ipv6/conf/all/forwarding", "1")?;
+        Ok(name)
     }
 
     /// Create a namespace holding a bridge `br0`, a virtual switch that
@@ -202,6 +220,13 @@ impl Namespaces {
         );
         wait_for(&["-n", host, "link", "show", dev], "LOWER_UP");
     }
+}
+
+/// Write `value` to `/proc/sys/KEY` inside namespace `ns` (the network
+/// sysctls are per namespace: this changes nothing outside it).
+pub fn sysctl(ns: &str, key: &str, value: &str) -> Result<(), String> {
+    let write = format!("echo {value} > /proc/sys/{key}");
+    ip(&["netns", "exec", ns, "sh", "-c", &write]).map(drop)
 }
 
 /// Give `dev` in `ns` its addresses and bring it up.
