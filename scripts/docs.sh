@@ -92,7 +92,7 @@ case "$mode" in
     done
     # Every lesson page says how to run it across two machines (issue 13).
     for lesson in $LESSONS; do
-      grep -q '^## Two machines$' "docs/$lesson.md" ||
+      grep -Eq '^## ([0-9]+\. )?Two machines$' "docs/$lesson.md" ||
         { echo "docs/$lesson.md: no '## Two machines' section"; status=1; }
     done
     # The lesson sources keep the shape the pages promise: a `//!` header of
