@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod command_lines;
+pub mod exercise;
 pub mod lan;
 mod lesson;
 pub mod netns;
