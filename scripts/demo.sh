@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Watch every lesson work: build once, then start each server on a free port,
 # drive it with its client, stop it with Ctrl+C (SIGINT), and print PASS or
-# FAIL per lesson. Exits non-zero if any lesson failed. Loopback only.
+# FAIL per lesson. Exits non-zero if any lesson failed. Loopback only, except
+# the multicast discovery, which runs in two network namespaces of its own
+# when run as root on Linux (scripts/demo.d/40-broadcast.sh).
 #
 #   scripts/demo.sh            # all lessons
 #   scripts/demo.sh udp tcp    # only the parts whose file names contain these words

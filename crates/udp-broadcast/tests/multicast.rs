@@ -11,7 +11,7 @@ use std::process::Output;
 
 use common::testing::netns::say;
 use common::testing::udp_server::SHUTDOWN_BUDGET;
-use common::testing::{expect_usage_errors, run, Lesson, WAIT};
+use common::testing::{expect_usage_errors, run, Launch, Lesson, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 const GROUP: &str = "239.255.42.99";
@@ -69,9 +69,8 @@ fn names(out: &Output, port: u16) -> BTreeSet<String> {
 /// IP_MULTICAST_ALL is off), and a member that stopped has left.
 #[test]
 fn loopback_group_members_answer() {
-    let mut alpha = Lesson::spawn(
-        BIN,
-        &[
+    let started = Launch::new(BIN)
+        .args(&[
             "listen",
             "--port",
             "0",
@@ -81,20 +80,19 @@ fn loopback_group_members_answer() {
             "127.0.0.1",
             "--name",
             "alpha",
-        ],
-    );
-    let first = alpha.stdout_line(WAIT).unwrap_or_default();
-    let Some(port) = first
-        .strip_prefix("listening on 0.0.0.0:")
-        .and_then(|p| p.parse::<u16>().ok())
-    else {
-        let status = alpha.wait_exit(WAIT);
-        return say(&format!(
-            "multicast loopback test: skipped: this OS does not let a socket join {GROUP} on \
-             the loopback interface ({status}): {}",
-            alpha.stderr().trim()
-        ));
+        ])
+        .try_start();
+    let alpha = match started {
+        Ok(alpha) => alpha,
+        Err(why) => {
+            return say(&format!(
+                "multicast loopback test: skipped: this OS does not let a socket join {GROUP} on \
+                 the loopback interface: {}",
+                why.trim()
+            ))
+        }
     };
+    let port = alpha.addr().port();
     let mut beta = listener(port, GROUP, "beta");
     let other = listener(port, OTHER, "other");
     alpha.expect_stderr(&format!(
