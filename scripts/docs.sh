@@ -9,7 +9,11 @@
 #                             if a lesson's header, files, example or twin diff outgrow
 #                             their limits, or if a script uses what macOS's bash 3.2 or
 #                             BSD tools lack (scripts/shcheck.sh)
-#   scripts/docs.sh --fix     rewrite the diff blocks in docs/threading.md from the code
+#   scripts/docs.sh --fix     rewrite the diff blocks in docs/threading.md from the code,
+#                             and the table of docs/exercises/README.md from the pages
+#
+# --check also runs `scripts/exercises.sh --lint` (every exercise has a checker and an
+# answer patch, or a folded answer) and checks the table of exercises is current.
 #
 # The diff blocks sit between `<!-- BEGIN diff NAME -->` and `<!-- END diff NAME -->`.
 # Needs only bash (3.2 will do), diff, grep, sed and awk, GNU or BSD.
@@ -46,11 +50,27 @@ render() {
   done < "$doc"
 }
 
+# docs/exercises/README.md with its table rebuilt from the lesson pages
+# (between `<!-- BEGIN exercises -->` and `<!-- END exercises -->`).
+exercises=docs/exercises/README.md
+render_exercises() {
+  local line in_block=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in
+      '<!-- BEGIN exercises -->') printf '%s\n' "$line"; scripts/exercises.sh --table; in_block=1 ;;
+      '<!-- END exercises -->') in_block=0; printf '%s\n' "$line" ;;
+      *) [ "$in_block" = 1 ] || printf '%s\n' "$line" ;;
+    esac
+  done < "$exercises"
+}
+
 status=0
 case "$mode" in
   --fix)
     render > "$doc.new" && mv "$doc.new" "$doc"
-    echo "rewrote the diff blocks of $doc" ;;
+    echo "rewrote the diff blocks of $doc"
+    render_exercises > "$exercises.new" && mv "$exercises.new" "$exercises"
+    echo "rewrote the table of $exercises" ;;
   --check)
     if ! render | diff -u "$doc" - > /dev/null; then
       echo "$doc no longer matches the code: run scripts/docs.sh --fix and reread the text around the diffs"
@@ -121,11 +141,18 @@ case "$mode" in
       n=$(diff <(grep -v '^//!' "$a") <(grep -v '^//!' "$b") | grep -c '^[<>]' || true)
       [ "$n" -le 20 ] || { echo "$a -> $b: $n changed code lines (at most 20)"; status=1; }
     done
+    # Every exercise is checked or answered, and the course's list of them
+    # is current.
+    lint=$(scripts/exercises.sh --lint 2>&1) || { printf '%s\n' "$lint"; status=1; }
+    if ! render_exercises | diff -u "$exercises" - > /dev/null; then
+      echo "$exercises: its table no longer matches the lesson pages: run scripts/docs.sh --fix"
+      status=1
+    fi
     # The scripts run on macOS too (bash 3.2, BSD tools).
     shcheck=$(scripts/shcheck.sh 2>&1) || { printf '%s\n' "$shcheck"; status=1; }
     [ "$status" = 0 ] && echo "docs: diffs match the code, every relative link resolves," \
       "every lesson page has its tutorial, break-it and full-lesson parts ($experiments test references)" \
-      "and its Two machines section," \
+      "and its Two machines section, every exercise checked or answered," \
       "every lesson's header, files, example and twin diff within their limits," \
       "every script free of bash-4 and GNU-only constructs" ;;
   *) echo "usage: scripts/docs.sh --check | --fix" >&2; exit 2 ;;
