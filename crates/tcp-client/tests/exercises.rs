@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::testing::exercise::{ensure, not_yet, start};
-use common::testing::lan::BUILD_WAIT;
+use common::testing::lan::lesson_bin;
 use common::testing::tcp_server::connect;
 use common::testing::{run, WAIT};
 
@@ -27,40 +27,6 @@ const MESSAGES: [&str; 4] = ["hello", "two\nlines", "", "héllo"];
 /// The sizes the checker reads the server's replies with: bgnet0's 1 to
 /// 4,096, with the awkward ones in between (a length split across reads).
 const READ_SIZES: [usize; 7] = [1, 2, 3, 5, 7, 64, 4096];
-
-/// The student's tcp-server, built now if need be: `cargo build -p
-/// tcp-server`, into the folder this test was built in. (Like
-/// `common::testing::lan::lesson_bin`, but without guessing the target
-/// folder's layout: cargo finds it as it did for this test, from the
-/// workspace and CARGO_TARGET_DIR. Only the default profile.)
-fn tcp_server_bin() -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let args = [
-        "build",
-        "--quiet",
-        "-p",
-        "tcp-server",
-        "--bin",
-        "tcp-server",
-    ];
-    let out = run(&cargo, &args, "", BUILD_WAIT);
-    assert!(
-        out.status.success(),
-        "cargo build -p tcp-server failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // This test is TARGET/debug/deps/exercises-HASH; the server is
-    // TARGET/debug/tcp-server.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join(format!("tcp-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing after the build",
-        bin.display()
-    );
-    bin.to_string_lossy().into_owned()
-}
 
 /// `message` as length framing puts it on the wire.
 fn framed(message: &[u8]) -> Vec<u8> {
@@ -235,7 +201,7 @@ fn client_against_a_trickling_peer(exercise: &str) -> Vec<u8> {
 #[ignore = "exercise: cargo test -p tcp-client --test exercises -- --ignored length"]
 fn length() {
     const EXERCISE: &str = "tcp-client 2, --framing length";
-    let server_bin = tcp_server_bin();
+    let server_bin = lesson_bin("tcp-server");
     let args = ["--port", "0", "--framing", "length", "--reply", "echo"];
     let server = start(EXERCISE, &server_bin, &args);
     let total: usize = MESSAGES.iter().map(|m| 4 + m.len()).sum();
