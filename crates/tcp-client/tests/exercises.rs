@@ -8,15 +8,16 @@
 //! The answers are in docs/exercises/ (`tcp-client--*.patch`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use common::testing::exercise::{ensure, not_yet, start};
 use common::testing::lan::lesson_bin;
 use common::testing::tcp_server::connect;
-use common::testing::{run, WAIT};
+use common::testing::{run, spawn_piped, wait_output, WAIT};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
 
@@ -232,5 +233,79 @@ fn length() {
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ),
+    );
+}
+
+/// A line-framed server made here that answers one line per connection,
+/// `Echo: LINE`, then hangs up, for up to `connections` connections. It
+/// tells `events` each line it got, and when it has closed each connection.
+fn one_line_per_connection(connections: usize) -> (String, mpsc::Receiver<Event>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (events, received) = mpsc::channel();
+    thread::spawn(move || {
+        for n in 1..=connections {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let line = line.trim_end().to_string();
+            let _ = (&stream).write_all(format!("Echo: {line}\n").as_bytes());
+            let _ = events.send(Event::Line(n, line));
+            drop(stream); // close(): the FIN follows the reply
+            let _ = events.send(Event::Closed(n));
+        }
+    });
+    (port, received)
+}
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    /// Connection N brought this line.
+    Line(usize, String),
+    /// The server closed connection N.
+    Closed(usize),
+}
+
+/// Exercise 4: the server hangs up between two lines; the client connects
+/// again, once, and sends the second line there.
+#[test]
+#[ignore = "exercise: cargo test -p tcp-client --test exercises -- --ignored reconnect"]
+fn reconnect() {
+    const EXERCISE: &str = "tcp-client 4, reconnect once";
+    let (port, events) = one_line_per_connection(2);
+    let mut client = spawn_piped(CLIENT, &["--port", &port, "--framing", "line"]);
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    let first = events.recv_timeout(WAIT);
+    assert_eq!(first, Ok(Event::Line(1, "one".to_string())));
+    assert_eq!(events.recv_timeout(WAIT), Ok(Event::Closed(1)));
+    // Only now the second line: the server has hung up before it.
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin); // the end of input: the client ends after `two`
+    let out = wait_output(client, WAIT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default().to_string();
+    match events.recv_timeout(Duration::from_millis(100)) {
+        Ok(Event::Line(2, line)) => ensure(
+            line == "two",
+            EXERCISE,
+            "`two` on the new connection",
+            format!("{line:?}"),
+        ),
+        _ => not_yet(
+            EXERCISE,
+            "after the server hung up, a new connection, with `two` sent on it",
+            format!("no new connection; the client said: {last}"),
+        ),
+    }
+    ensure(
+        out.status.success() && stdout == "Echo: one\nEcho: two\n",
+        EXERCISE,
+        "`Echo: one` and `Echo: two` on stdout, and exit code 0",
+        format!("{}, stdout {stdout:?}; the client said: {last}", out.status),
     );
 }
