@@ -108,9 +108,11 @@ fn layout() -> Result<(PathBuf, Option<String>, String), String> {
     let above = profile_dir
         .parent()
         .ok_or_else(|| format!("{} has no parent", profile_dir.display()))?;
-    // cargo marks the root of every target directory with CACHEDIR.TAG;
-    // without one, `above` is TARGET/TRIPLE (a `--target` build).
-    if above.join("CACHEDIR.TAG").exists() {
+    // cargo marks the root of a target directory it creates with
+    // CACHEDIR.TAG (not one that existed before, as scripts/exercises.sh
+    // makes it), and of every one with .rustc_info.json; with neither,
+    // `above` is TARGET/TRIPLE (a `--target` build).
+    if above.join("CACHEDIR.TAG").exists() || above.join(".rustc_info.json").exists() {
         return Ok((above.to_path_buf(), None, profile));
     }
     let target = above
