@@ -162,7 +162,6 @@ export CARGO_TARGET_DIR=$root/target/exercises/target
 export CARGO_TERM_COLOR=never
 tree=$root/target/exercises/tree
 log=$root/target/exercises/log
-mkdir -p "$CARGO_TARGET_DIR"
 # The copy sits inside this repository's folder; stop git from finding the
 # repository above it, so that `git apply` patches the copy's files.
 export GIT_CEILING_DIRECTORIES=$root/target/exercises

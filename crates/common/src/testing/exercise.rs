@@ -1,7 +1,10 @@
 //! Checkers for the exercises at the end of each lesson page.
 //!
 //! A checker is an integration test in `crates/X/tests/exercises.rs`,
-//! ignored by default (`#[ignore = "exercise: ..."]`), that starts the
+//! ignored by default (`#[ignore = "exercise: ..."]`; one that cannot run
+//! on Windows says `#[cfg_attr(not(windows), ignore = "exercise: ...")]`
+//! and `#[cfg_attr(windows, ignore = "why")]`, since two `ignore`s on one
+//! test are an unused-attribute warning there), that starts the
 //! student's own build of the lesson and checks the behaviour the exercise
 //! asks for, over real sockets. A student runs one with the command printed
 //! in the exercise, for example
