@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod netns;
+mod scenarios;
 pub mod tcp_server;
 pub mod udp_server;
 
