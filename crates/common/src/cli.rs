@@ -356,8 +356,18 @@ impl Matches {
 
 /// Print `NAME: MESSAGE (see --help)` on stderr and exit with code 2.
 pub fn usage_error(message: &str) -> ! {
-    eprintln!("{}: {message} (see --help)", program_name());
+    eprintln!("{}", usage_line(message));
     process::exit(2)
+}
+
+/// The line [`usage_error`] prints: `NAME: MESSAGE (see --help)`. The
+/// message quotes what the user typed, so control characters (a newline
+/// too: it is one line) and bidi marks in it come out escaped.
+pub fn usage_line(message: &str) -> String {
+    let line = format!("{}: {message} (see --help)", program_name());
+    net::printable(line.as_bytes())
+        .replace('\n', "\\n")
+        .replace('\t', "\\t")
 }
 
 /// A program made of subcommands (`udp-broadcast listen`, `... discover`):
@@ -420,6 +430,18 @@ pub fn program_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/fuzz_targets/flags.rs: `fuzzed $'\x04' $'\x04'` echoed
+    /// the control character into the error line as it was.
+    #[test]
+    fn usage_line_is_one_printable_line() {
+        let line = usage_line("unexpected argument '\u{4}\n\t\u{1b}[2J\u{202e}'");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains(r"'\u{4}\n\t\u{1b}[2J\u{202e}' (see --help)"),
+            "{line}"
+        );
+    }
 
     static SPEC: Spec = Spec {
         name: "demo",

@@ -140,7 +140,8 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
 }
 
 /// `HERE <name>` → the name, if it is a name we are willing to print.
-fn parse_reply(datagram: &[u8]) -> Option<&str> {
+/// (`pub(crate)` so that `fuzz/` can reach it.)
+pub(crate) fn parse_reply(datagram: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(datagram).ok()?;
     let name = text.strip_prefix(REPLY_PREFIX)?;
     check_name(name).ok()?;
