@@ -14,8 +14,8 @@
 # corpus in fuzz/seeds/<target>/ (crashes found before are kept there) and
 # grows a copy in a temporary directory, so runs do not feed one another.
 #
-# Needs the nightly toolchain and cargo-fuzz; installs both (rustup, cargo
-# install) when missing. Runs on Linux and macOS; libFuzzer has no Windows
+# Needs the nightly toolchain, cargo-fuzz and a C++ compiler; installs them
+# (rustup, cargo install, apt-get as root) when missing. Runs on Linux and macOS; libFuzzer has no Windows
 # port here. Built without a sanitizer (the lessons have no unsafe code) but
 # with debug assertions, so an overflow panics as it does in a test build.
 set -uo pipefail
@@ -28,6 +28,12 @@ esac
 [ $# -gt 0 ] && shift
 seed=${FUZZ_SEED:-1}
 
+# libfuzzer-sys compiles libFuzzer, which is C++. A fresh Debian has no
+# C++ compiler; install one when we are root there, as on CI.
+if ! command -v c++ >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  printf 'Installing a C++ compiler for libFuzzer (apt-get install g++)...\n'
+  { apt-get update -qq && apt-get install -y -qq g++ >/dev/null; } || exit 1
+fi
 if ! cargo +nightly --version >/dev/null 2>&1; then
   printf 'Installing the nightly toolchain (rustup toolchain install nightly)...\n'
   rustup toolchain install nightly --profile minimal || exit 1

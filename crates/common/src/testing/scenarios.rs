@@ -6,7 +6,7 @@
 /// `$scenarios` (a module such as [`crate::testing::udp_server`]) with the
 /// binary `$bin`:
 ///
-/// ```ignore
+/// ```text
 /// use common::testing::udp_server as scenario;
 /// const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
 /// common::scenario_tests!(scenario, BIN,
