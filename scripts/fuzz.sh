@@ -15,9 +15,10 @@
 # grows a copy in a temporary directory, so runs do not feed one another.
 #
 # Needs the nightly toolchain, cargo-fuzz and a C++ compiler; installs them
-# (rustup, cargo install, apt-get as root) when missing. Runs on Linux and macOS; libFuzzer has no Windows
-# port here. Built without a sanitizer (the lessons have no unsafe code) but
-# with debug assertions, so an overflow panics as it does in a test build.
+# (rustup, cargo install, apt-get as root) when missing. Runs on Linux and
+# macOS; libFuzzer has no Windows port here. Built without a sanitizer (the
+# lessons have no unsafe code) but with debug assertions, so an overflow
+# panics as it does in a test build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,10 +67,12 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "artifacts/$t"
   [ -d "seeds/$t" ] && cp seeds/"$t"/* "$corpus"/ 2>/dev/null
   log=$work/$t.log
-  # -max_total_time bounds the run; -timeout bounds one input.
+  # -max_total_time bounds the run; -timeout bounds one input. The value
+  # profile counts "closer to the other side of a comparison" as progress, so
+  # length limits (an ACK one byte over its longest) are reached too.
   cargo +nightly fuzz run --sanitizer none --debug-assertions "$t" "$corpus" -- \
-    -seed="$seed" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="artifacts/$t/" >"$log" 2>&1
+    -seed="$seed" -max_total_time="$seconds" -timeout=10 -use_value_profile=1 \
+    -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1
   status=$?
   execs=$(awk -F: '/^stat::number_of_executed_units/ { gsub(/ /, "", $NF); print $NF }' "$log")
   took=$(awk -F: '/^stat::total_run_time/ { gsub(/ /, "", $NF); print $NF }' "$log")
