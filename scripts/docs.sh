@@ -103,7 +103,11 @@ case "$mode" in
             experiments=$((experiments + 1))
             if [ ! -f "$3" ]; then
               echo "$2: no such test file: $3"; status=1
-            elif ! grep -q "fn $4(" "$3"; then
+            # A test is a `fn`, or a name in a common::scenario_tests! list
+            # (after its first two lines, the module and the binary).
+            elif ! grep -q "fn $4(" "$3" && ! awk -v n="$4," '/scenario_tests!\(/ { list = 1; i = 0; next }
+                list { i++ } list && i > 2 && $NF == n { found = 1 } /^\);/ { list = 0 }
+                END { exit !found }' "$3"; then
               echo "$2: $3 has no test fn $4"; status=1
             fi ;;
           *) echo "$line"; status=1 ;;

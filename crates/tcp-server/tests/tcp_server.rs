@@ -8,82 +8,24 @@ use common::testing::Lesson;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 
-#[test]
-fn every_reply_mode() {
-    scenario::every_reply_mode(BIN);
-}
-
-#[test]
-fn tutorial_clients() {
-    scenario::tutorial_clients(BIN);
-}
-
-#[test]
-fn line_framing() {
-    scenario::line_framing(BIN);
-}
-
-#[test]
-fn line_too_long() {
-    scenario::line_too_long(BIN);
-}
-
-#[test]
-fn invalid_utf8() {
-    scenario::invalid_utf8(BIN);
-}
-
-#[test]
-fn hostile_peers() {
-    scenario::hostile_peers(BIN);
-}
-
-#[test]
-fn trickle_is_idle() {
-    scenario::trickle_is_idle(BIN);
-}
-
-#[test]
-fn ipv6() {
-    scenario::ipv6(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn interrupt_with_clients() {
-    scenario::interrupt_with_clients(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn terminate_idle() {
-    scenario::terminate_idle(BIN);
-}
-
-#[test]
-fn bad_flags() {
-    scenario::bad_flags(BIN);
-}
-
-#[test]
-fn port_in_use() {
-    scenario::port_in_use(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn restart_on_same_port() {
-    scenario::restart_on_same_port(BIN);
-}
+// The shared scenarios (common::testing::tcp_server), one test each.
+common::scenario_tests!(
+    scenario,
+    BIN,
+    every_reply_mode,
+    tutorial_clients,
+    line_framing,
+    line_too_long,
+    invalid_utf8,
+    hostile_peers,
+    trickle_is_idle,
+    ipv6,
+    ctrl_c interrupt_with_clients,
+    ctrl_c terminate_idle,
+    bad_flags,
+    port_in_use,
+    ctrl_c restart_on_same_port,
+);
 
 /// Sequential means one client at a time: with A connected, B's request is
 /// queued but not read, however long A stays; it is answered only after A

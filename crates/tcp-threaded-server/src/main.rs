@@ -206,7 +206,7 @@ fn converse(
 }
 
 /// What [`receive`] found.
-enum Incoming {
+pub(crate) enum Incoming {
     /// A whole message is in `message`.
     Message,
     /// Line framing only: part of a line; the rest is still to come.
@@ -319,8 +319,10 @@ fn stop_on_ctrl_c_or_idle_client(
 /// bytes up to and including the first '\n', never more than one byte past
 /// `limit` (that byte says "too long"): no endless line is stored.
 /// (BufRead::read_line grows without bound, deaf to Ctrl+C and idleness.)
-fn read_one_line_at_most(
-    reader: &mut BufReader<&TcpStream>,
+/// (Generic over the reader, and `pub(crate)`, only so that `fuzz/` can
+/// feed it bytes from memory.)
+pub(crate) fn read_one_line_at_most<R: Read>(
+    reader: &mut BufReader<R>,
     message: &mut Vec<u8>,
     limit: usize,
 ) -> Incoming {

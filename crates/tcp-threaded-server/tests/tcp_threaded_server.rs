@@ -11,63 +11,23 @@ use common::testing::Lesson;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-threaded-server");
 
-#[test]
-fn every_reply_mode() {
-    scenario::every_reply_mode(BIN);
-}
-
-#[test]
-fn tutorial_clients() {
-    scenario::tutorial_clients(BIN);
-}
-
-#[test]
-fn line_framing() {
-    scenario::line_framing(BIN);
-}
-
-#[test]
-fn line_too_long() {
-    scenario::line_too_long(BIN);
-}
-
-#[test]
-fn invalid_utf8() {
-    scenario::invalid_utf8(BIN);
-}
-
-#[test]
-fn hostile_peers() {
-    scenario::hostile_peers(BIN);
-}
-
-#[test]
-fn trickle_is_idle() {
-    scenario::trickle_is_idle(BIN);
-}
-
-#[test]
-fn ipv6() {
-    scenario::ipv6(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn interrupt_with_clients() {
-    scenario::interrupt_with_clients(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn terminate_idle() {
-    scenario::terminate_idle(BIN);
-}
+// The shared scenarios (common::testing::tcp_server), one test each.
+common::scenario_tests!(
+    scenario,
+    BIN,
+    every_reply_mode,
+    tutorial_clients,
+    line_framing,
+    line_too_long,
+    invalid_utf8,
+    hostile_peers,
+    trickle_is_idle,
+    ipv6,
+    ctrl_c interrupt_with_clients,
+    ctrl_c terminate_idle,
+    port_in_use,
+    ctrl_c restart_on_same_port,
+);
 
 #[test]
 fn bad_flags() {
@@ -80,20 +40,6 @@ fn bad_flags() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'0' for --max-connections"));
-}
-
-#[test]
-fn port_in_use() {
-    scenario::port_in_use(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn restart_on_same_port() {
-    scenario::restart_on_same_port(BIN);
 }
 
 /// Threaded means a connected client does not hold up the next one: with A

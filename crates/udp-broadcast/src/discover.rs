@@ -169,8 +169,8 @@ fn collect_replies(socket: &UdpSocket, options: &DiscoverOptions) -> io::Result<
 }
 
 /// `HERE <name>` → the name, if it is a name we are willing to print.
-/// Pure (no I/O), so it can be fuzzed.
-pub fn parse_reply(datagram: &[u8]) -> Option<&str> {
+/// Pure (no I/O), so that `fuzz/` can reach it and fuzz it.
+pub(crate) fn parse_reply(datagram: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(datagram).ok()?;
     let name = text.strip_prefix(REPLY_PREFIX)?;
     check_name(name).ok()?;

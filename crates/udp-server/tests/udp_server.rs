@@ -6,68 +6,22 @@ use common::testing::{udp_socket_for, Lesson};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
 
-#[test]
-fn every_reply_mode() {
-    scenario::every_reply_mode(BIN);
-}
-
-#[test]
-fn invalid_utf8() {
-    scenario::invalid_utf8(BIN);
-}
-
-#[test]
-fn empty_datagram() {
-    scenario::empty_datagram(BIN);
-}
-
-#[test]
-fn largest_datagram() {
-    scenario::largest_datagram(BIN);
-}
-
-#[test]
-fn oversize_reported() {
-    scenario::oversize_reported(BIN);
-}
-
-#[test]
-fn flood_then_answer() {
-    scenario::flood_then_answer(BIN);
-}
-
-#[test]
-fn ipv6() {
-    scenario::ipv6(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn interrupt_mid_request() {
-    scenario::interrupt_mid_request(BIN);
-}
-
-#[test]
-#[cfg_attr(
-    windows,
-    ignore = "Ctrl+C is a signal here: Windows has none to send, and Wine cannot deliver a console Ctrl+C to a child (scripts/wine-smoke.sh checks Ctrl+C under Wine)"
-)]
-fn terminate_idle() {
-    scenario::terminate_idle(BIN);
-}
-
-#[test]
-fn bad_flags() {
-    scenario::bad_flags(BIN);
-}
-
-#[test]
-fn port_in_use() {
-    scenario::port_in_use(BIN);
-}
+// The shared scenarios (common::testing::udp_server), one test each.
+common::scenario_tests!(
+    scenario,
+    BIN,
+    every_reply_mode,
+    invalid_utf8,
+    empty_datagram,
+    largest_datagram,
+    oversize_reported,
+    flood_then_answer,
+    ipv6,
+    ctrl_c interrupt_mid_request,
+    ctrl_c terminate_idle,
+    bad_flags,
+    port_in_use,
+);
 
 /// Sequential means strictly one request at a time: B is not even read
 /// until A has been answered, however early B arrives.

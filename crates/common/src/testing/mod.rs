@@ -12,6 +12,7 @@ pub mod exercise;
 pub mod lan;
 mod lesson;
 pub mod netns;
+mod scenarios;
 pub mod tcp_server;
 pub mod udp_server;
 
