@@ -16,6 +16,8 @@ const REPLY_PREFIX: &str = "HERE ";
 
 #[path = "../../crates/udp-broadcast/src/discover.rs"]
 mod discover;
+#[path = "../../crates/udp-broadcast/src/multicast.rs"]
+mod multicast;
 #[path = "../../crates/udp-broadcast/src/options.rs"]
 mod options;
 
@@ -32,7 +34,7 @@ fuzz_target!(|datagram: &[u8]| {
     assert!(!name.is_empty());
     assert!(options::check_name(name).is_ok());
     // What discover prints: `{name} at {from}`.
-    let printed = common::net::printable(name.as_bytes());
+    let printed = common::escape::printable(name.as_bytes());
     if let Some(c) = printed.chars().find(|&c| dangerous(c)) {
         panic!(
             "{name:?} prints as {printed:?}, with U+{:04X} unescaped",

@@ -11,18 +11,18 @@ use std::ffi::OsString;
 use common::cli::{Flag, Spec};
 use libfuzzer_sys::fuzz_target;
 
+const PORT: Flag<u16> = Flag::with_default("port", "PORT", 0, "the port");
+const HOST: Flag<&str> = Flag::with_default("host", "HOST", "127.0.0.1", "the address");
+const NAME: Flag<String> = Flag::optional("name", "NAME", "a name");
+const IPV6_ONLY: Flag<bool> = Flag::switch("ipv6-only", "a switch");
+
 /// A spec with every kind of flag a lesson has: values with and without a
 /// default, a switch, and a positional argument.
 static SPEC: Spec = Spec {
     name: "fuzzed",
     about: "Takes every kind of flag.",
     positionals: &["FILE"],
-    flags: &[
-        Flag::with_default("port", "PORT", "0", "the port"),
-        Flag::with_default("host", "HOST", "127.0.0.1", "the address"),
-        Flag::optional("name", "NAME", "a name"),
-        Flag::switch("ipv6-only", "a switch"),
-    ],
+    flags: &[&PORT, &HOST, &NAME, &IPV6_ONLY],
     examples: &["fuzzed --port 0 FILE"],
 };
 
