@@ -109,9 +109,11 @@ pub fn listen(options: &ListenOptions) -> Result<(), Box<dyn Error>> {
             };
             format!("cannot join group {group}: {e}: {hint}")
         })?;
-        // IP_MULTICAST_ALL off (Linux): only the groups *this* socket joined.
-        multicast::own_groups_only(&socket, group)?;
     }
+    // IP_MULTICAST_ALL off (Linux): only the groups *this* socket joined,
+    // none for a listener without --group. Left on, Linux would hand it the
+    // datagrams of every group that any socket on this machine joined.
+    multicast::own_groups_only(&socket, any)?;
     let socket = UdpSocket::from(socket);
 
     // Wake every POLL_INTERVAL to check for Ctrl+C; and at once on Ctrl+C,

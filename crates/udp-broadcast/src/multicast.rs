@@ -202,11 +202,12 @@ fn v4_by_index(_: &Socket, _: Ipv4Addr, _: u32, _: bool) -> io::Result<()> {
 
 /// Linux's `IP_MULTICAST_ALL` (on by default) hands a socket bound to
 /// 0.0.0.0:PORT the datagrams of *every* group that any socket on the
-/// machine joined on that port. A group listener wants its own group only,
-/// so it turns the option off. Other OSes deliver only joined groups.
+/// machine joined on that port. A listener wants its own group only (none
+/// without --group), so it turns the option off for its family (`any`, the
+/// address it binds). Other OSes deliver only joined groups.
 #[cfg(target_os = "linux")]
-pub fn own_groups_only(socket: &Socket, group: IpAddr) -> io::Result<()> {
-    match group {
+pub fn own_groups_only(socket: &Socket, any: IpAddr) -> io::Result<()> {
+    match any {
         IpAddr::V4(_) => socket.set_multicast_all_v4(false),
         IpAddr::V6(_) => socket.set_multicast_all_v6(false),
     }

@@ -95,6 +95,12 @@ fn loopback_group_members_answer() {
     let port = alpha.addr().port();
     let mut beta = listener(port, GROUP, "beta");
     let other = listener(port, OTHER, "other");
+    // A listener that joined nothing, on the same port: it hears broadcasts
+    // and unicast, but no group's datagrams.
+    let plain = Lesson::start(
+        BIN,
+        &["listen", "--port", &port.to_string(), "--name", "plain"],
+    );
     alpha.expect_stderr(&format!(
         "joined multicast group {GROUP} on interface 127.0.0.1"
     ));
@@ -126,12 +132,15 @@ fn loopback_group_members_answer() {
         "{stderr}"
     );
     if cfg!(target_os = "linux") {
-        // IP_MULTICAST_ALL off: the member of OTHER never saw it.
-        assert!(
-            !other.stderr().contains("discovery request from"),
-            "{}",
-            other.stderr()
-        );
+        // IP_MULTICAST_ALL off: the member of OTHER never saw it, nor did
+        // the listener that joined no group.
+        for bystander in [&other, &plain] {
+            assert!(
+                !bystander.stderr().contains("discovery request from"),
+                "{}",
+                bystander.stderr()
+            );
+        }
     }
 
     // TTL 0: the datagram never leaves this machine, but the members here
