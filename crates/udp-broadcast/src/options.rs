@@ -130,11 +130,11 @@ static DISCOVER: Spec = Spec {
         "udp-broadcast discover --to 127.0.0.1          # unicast: only one listener on the port hears it",
         "udp-broadcast discover --without-so-broadcast  # the EACCES lesson",
         "udp-broadcast discover --to 239.255.42.99 --interface 127.0.0.1  # multicast",
-        "udp-broadcast discover --to ff15::4242 --ttl 2  # IPv6, across one router",
-        "udp-broadcast discover --to 192.168.1.255      # a LAN: your subnet's broadcast address, \
-         the brd of `ip -4 addr`",
+        "udp-broadcast discover --to ff15::4242 --ttl 2  # IPv6, across one router: sends on your real network",
+        "udp-broadcast discover --to 192.168.1.255      # your LAN (sends on your real network): \
+         your subnet's broadcast address, the brd of `ip -4 addr`",
         // --help text only: no test or script ever sends there.
-        "udp-broadcast discover --to 255.255.255.255    # a LAN: limited broadcast, every host on the link, never routed", // help
+        "udp-broadcast discover --to 255.255.255.255    # your LAN (sends on your real network): limited broadcast, every host on the link, never routed", // help
 
     ],
 };
