@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::testing::exercise::{ensure, not_yet, start};
+use common::testing::exercise::{ensure, not_yet, send_split, start};
 use common::testing::tcp_server::connect;
 use common::testing::WAIT;
 
@@ -50,36 +50,33 @@ fn read_replies(stream: &mut TcpStream, count: usize) -> Result<Vec<String>, Str
         .collect::<Vec<_>>())
 }
 
-/// Send `stream` (the messages, each ended by `\0`) in two writes, split at
-/// byte `at`. The replies to the messages wholly in the first part are read
-/// before the rest goes out, so the server cannot have read the two parts
-/// as one.
+/// Send the messages, each ended by `\0`, in two writes, split at byte
+/// `at` ([`send_split`]: the replies to the messages wholly in the first part
+/// are read before the rest goes out, so the server cannot have read the two
+/// parts as one).
 fn split_exchange(exercise: &str, server: SocketAddr, buffer: usize, at: usize) {
-    let bytes: Vec<u8> = MESSAGES.iter().flat_map(|m| m.bytes().chain([0])).collect();
+    let frames: Vec<Vec<u8>> = MESSAGES
+        .iter()
+        .map(|m| [m.as_bytes(), b"\0"].concat())
+        .collect();
+    let bytes = frames.concat();
     let (first, rest) = bytes.split_at(at);
-    let whole_in_first = first.iter().filter(|&&b| b == 0).count();
-    let mut stream = connect(server);
-    stream.set_nodelay(true).unwrap();
     let expected: Vec<String> = MESSAGES.iter().map(|m| format!("Echo: {m}")).collect();
     let shown = |part: &[u8]| format!("{:?}", String::from_utf8_lossy(part));
-    let mut got = Vec::new();
-    for (part, count) in [(first, whole_in_first), (rest, MESSAGES.len())] {
-        stream.write_all(part).unwrap();
-        match read_replies(&mut stream, count - got.len()) {
-            Ok(replies) => got.extend(replies),
-            Err(instead) => not_yet(
-                exercise,
-                format!(
-                    "with --buffer-size {buffer}, {} and then {} to be answered with \
-                     {:?}, each reply ended by \\0",
-                    shown(first),
-                    shown(rest),
-                    &expected[got.len()..count]
-                ),
-                instead,
+    let got = match send_split(server, &frames, at, read_replies) {
+        Ok(got) => got,
+        Err(e) => not_yet(
+            exercise,
+            format!(
+                "with --buffer-size {buffer}, {} and then {} to be answered with \
+                 {:?}, each reply ended by \\0",
+                shown(first),
+                shown(rest),
+                &expected[e.replied..e.awaited]
             ),
-        }
-    }
+            e.instead,
+        ),
+    };
     ensure(
         got == expected,
         exercise,

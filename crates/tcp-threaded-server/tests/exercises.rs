@@ -8,11 +8,11 @@
 //! The answers are in docs/exercises/ (`tcp-threaded-server--*.patch`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::testing::exercise::{ensure, not_yet, start};
+use common::testing::exercise::{self, ensure, not_yet, start, Noise};
 use common::testing::tcp_server::{connect, threads_of, BUSY};
 use common::testing::Lesson;
 
@@ -42,18 +42,13 @@ fn served(exercise: &str, who: &str, stream: &mut TcpStream, message: &str) {
 /// A client past the cap: it has sent a message, and must hear nothing for
 /// [`QUIET`]: no busy line, no hang-up. It waits for a slot instead.
 fn waits_quietly(exercise: &str, who: &str, stream: &mut TcpStream) {
-    stream.set_read_timeout(Some(QUIET)).unwrap();
-    let mut buf = [0u8; 256];
-    let instead = match stream.read(&mut buf) {
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
-        Ok(0) => Some("the server closed the connection".to_string()),
-        Ok(n) if String::from_utf8_lossy(&buf[..n]) == BUSY => {
-            Some("the busy line, `Error: server busy, try again later`".to_string())
-        }
-        Ok(n) => Some(format!("{:?}", String::from_utf8_lossy(&buf[..n]))),
-        Err(e) => Some(format!("an error: {e}")),
-    };
-    if let Some(instead) = instead {
+    if let Err(noise) = exercise::waits_quietly(stream, QUIET) {
+        let instead = match noise {
+            Noise::Text(text) if text == BUSY => {
+                "the busy line, `Error: server busy, try again later`".to_string()
+            }
+            noise => noise.to_string(),
+        };
         not_yet(
             exercise,
             format!("{who}, past --max-connections, to wait quietly for a free slot"),

@@ -11,13 +11,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::testing::exercise::{ensure, not_yet, start};
+use common::testing::exercise::{ensure, not_yet, receive, refused, said, start};
 use common::testing::{example, run, Lesson, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
@@ -29,27 +28,6 @@ fn socket() -> UdpSocket {
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
     socket
-}
-
-/// Everything a finished program said, stdout then stderr.
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The next datagram to `socket` within `wait`, as text, with its sender.
-fn receive(socket: &UdpSocket, wait: Duration) -> Option<(String, SocketAddr)> {
-    let end = Instant::now() + wait;
-    let mut buf = [0u8; 2048];
-    while Instant::now() < end {
-        if let Ok((n, from)) = socket.recv_from(&mut buf) {
-            return Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
-        }
-    }
-    None
 }
 
 /// Exercise 1: `discover --attempts N`. The test plays one listener on
@@ -95,13 +73,7 @@ fn attempts() {
     let out = run(BIN, &args, "", WAIT);
     done.store(true, Ordering::SeqCst);
     let times = stand_in.join().unwrap();
-    if out.status.code() == Some(2) {
-        not_yet(
-            EXERCISE,
-            "`udp-broadcast discover --attempts 3` to be accepted",
-            format!("it was refused: {}", said(&out).trim()),
-        );
-    }
+    refused(EXERCISE, "udp-broadcast discover --attempts 3", &out);
     ensure(
         times.len() == 3,
         EXERCISE,

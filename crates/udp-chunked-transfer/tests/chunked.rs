@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::count;
 use common::testing::{run, udp_socket_for, Lesson, SIGTERM, WAIT};
+use files::make_file;
+
+mod files;
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 
@@ -24,27 +27,7 @@ const TRANSFER_DEADLINE: Duration = Duration::from_secs(60);
 
 /// An empty directory of its own for each test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("chunked-tests")
-        .join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `len` bytes that look random (xorshift64), the same for the same `seed`.
-fn make_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    fs::write(path, &data).unwrap();
-    data
+    files::scratch("chunked-tests", name)
 }
 
 /// CRC-32 the slow, obvious way, to check the summary lines.

@@ -8,35 +8,23 @@
 //! The answers are in docs/exercises/ (`udp-chunked-transfer--*.patch`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::testing::exercise::{ensure, not_yet};
+use common::testing::exercise::{self, ensure, not_yet, said};
 use common::testing::{example, run, Lesson};
+
+mod files;
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 
 /// A file of `len` bytes that look random, in a directory of its own.
 fn file(name: &str, len: usize) -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("chunked-exercises")
-        .join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let dir = files::scratch("chunked-exercises", name);
     let src = dir.join("src.bin");
-    fs::write(&src, data).unwrap();
+    files::make_file(&src, len, 0x9e37_79b9_7f4a_7c15);
     (src, dir.join("copy.bin"))
 }
 
@@ -61,25 +49,14 @@ fn transfer(name: &str, send_flags: &[&str], receive_flags: &[&str]) -> (Lesson,
     (receiver, sent)
 }
 
-/// The sender's whole output, stdout then stderr.
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Fail with the sender's own words when it refused `flag` (exit 2, a
 /// usage error): the exercise's flag is not there yet.
 fn refused(exercise: &str, flag: &str, out: &Output) {
-    if out.status.code() == Some(2) {
-        not_yet(
-            exercise,
-            format!("`udp-chunked-transfer send ... {flag}` to be accepted"),
-            format!("it was refused: {}", said(out).trim()),
-        );
-    }
+    exercise::refused(
+        exercise,
+        &format!("udp-chunked-transfer send ... {flag}"),
+        out,
+    );
 }
 
 /// The number just before `what` in `text`: `12 retransmissions` → 12.

@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use common::testing::lan::{client_ports, serve_and_ask, Lan, Side, CLIENT_IP};
+use common::testing::lan::{client_ports, serve_and_ask, Lan, Side, CLIENT_IP, SERVER_IP};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-chunked-transfer");
 const PREFIX: &str = "chunk2m-";
@@ -91,128 +91,57 @@ fn transfer(test: &str, receive: &[&str], send: &[&str], listening: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// One file across the LAN with `protocol` (`None`: the default,
+/// `reliable`, which the page does not name), the receiver bound to `bind`:
+/// the page's two commands, `receive --host BIND [--protocol P] --out
+/// copy.bin` and `send file.bin --host 192.168.47.130 [--protocol P]`.
+fn across(test: &str, protocol: Option<&str>, bind: &str) {
+    let named: &[&str] = match protocol {
+        Some(protocol) => &["--protocol", protocol],
+        None => &[],
+    };
+    let receive = [
+        &["receive", "--host", bind][..],
+        named,
+        &["--out", "copy.bin"],
+    ]
+    .concat();
+    let send = [&["send", "file.bin", "--host", SERVER_IP][..], named].concat();
+    transfer(test, &receive, &send, &format!("{bind}:6540"));
+}
+
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn reliable_to_the_lan_address() {
-    transfer(
-        "reliable-lan",
-        &["receive", "--host", "192.168.47.130", "--out", "copy.bin"],
-        &["send", "file.bin", "--host", "192.168.47.130"],
-        "192.168.47.130:6540",
-    );
+    across("reliable-lan", None, SERVER_IP);
 }
 
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn reliable_to_every_interface() {
-    transfer(
-        "reliable-any",
-        &["receive", "--host", "0.0.0.0", "--out", "copy.bin"],
-        &["send", "file.bin", "--host", "192.168.47.130"],
-        "0.0.0.0:6540",
-    );
+    across("reliable-any", None, "0.0.0.0");
 }
 
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn basic_to_the_lan_address() {
-    transfer(
-        "basic-lan",
-        &[
-            "receive",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "basic",
-            "--out",
-            "copy.bin",
-        ],
-        &[
-            "send",
-            "file.bin",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "basic",
-        ],
-        "192.168.47.130:6540",
-    );
+    across("basic-lan", Some("basic"), SERVER_IP);
 }
 
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn basic_to_every_interface() {
-    transfer(
-        "basic-any",
-        &[
-            "receive",
-            "--host",
-            "0.0.0.0",
-            "--protocol",
-            "basic",
-            "--out",
-            "copy.bin",
-        ],
-        &[
-            "send",
-            "file.bin",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "basic",
-        ],
-        "0.0.0.0:6540",
-    );
+    across("basic-any", Some("basic"), "0.0.0.0");
 }
 
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn tcp_to_the_lan_address() {
-    transfer(
-        "tcp-lan",
-        &[
-            "receive",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "tcp",
-            "--out",
-            "copy.bin",
-        ],
-        &[
-            "send",
-            "file.bin",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "tcp",
-        ],
-        "192.168.47.130:6540",
-    );
+    across("tcp-lan", Some("tcp"), SERVER_IP);
 }
 
 #[test]
 #[cfg_attr(windows, ignore = "network namespaces are Linux only")]
 fn tcp_to_every_interface() {
-    transfer(
-        "tcp-any",
-        &[
-            "receive",
-            "--host",
-            "0.0.0.0",
-            "--protocol",
-            "tcp",
-            "--out",
-            "copy.bin",
-        ],
-        &[
-            "send",
-            "file.bin",
-            "--host",
-            "192.168.47.130",
-            "--protocol",
-            "tcp",
-        ],
-        "0.0.0.0:6540",
-    );
+    across("tcp-any", Some("tcp"), "0.0.0.0");
 }

@@ -12,41 +12,18 @@
 
 use std::net::UdpSocket;
 use std::process::Output;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use common::testing::exercise::{ensure, not_yet};
-use common::testing::{run, spawn_piped, wait_output, WAIT};
+use common::testing::exercise::{ensure, refused, run_once};
+use common::testing::{spawn_piped, wait_output, WAIT};
+use peer::{peer, stdout};
+
+mod peer;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
 
-/// Run the student's client to its end; when it refuses the command line
-/// (exit 2: a flag the exercise adds is not there yet), fail with its words.
-fn run_client(exercise: &str, args: &[&str]) -> (Output, Duration) {
-    let started = Instant::now();
-    let out = run(CLIENT, args, "", WAIT);
-    let took = started.elapsed();
-    refused(exercise, args, &out);
-    (out, took)
-}
-
-/// [`not_yet`] if `out` is a usage error: exit 2.
-fn refused(exercise: &str, args: &[&str], out: &Output) {
-    if out.status.code() == Some(2) {
-        not_yet(
-            exercise,
-            format!("`udp-client {}` to be accepted", args.join(" ")),
-            format!("it refused: {}", stderr(out).trim()),
-        );
-    }
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Exercise 1: `--connect`, then `send` and `recv`.
@@ -72,7 +49,7 @@ fn connect() {
         "--retries",
         "2",
     ];
-    let (out, took) = run_client(EXERCISE, &args);
+    let (out, took) = run_once(EXERCISE, CLIENT, &args, "", WAIT);
     let said = stderr(&out);
     ensure(
         out.status.code() == Some(1),
@@ -99,20 +76,12 @@ fn connect() {
     );
 
     // And with a server there, it still gets its answer.
-    let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
-    echo.set_read_timeout(Some(WAIT)).unwrap();
-    let port = echo.local_addr().unwrap().port().to_string();
-    let server = thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        let (n, from) = echo.recv_from(&mut buf).ok()?;
-        echo.send_to(&buf[..n], from).ok()?;
-        Some(buf[..n].to_vec())
-    });
+    let (port, server) = peer("127.0.0.1", "", 1);
     let args = ["--port", &port, "--connect", "--message", "hello"];
-    let (out, _) = run_client(EXERCISE, &args);
+    let (out, _) = run_once(EXERCISE, CLIENT, &args, "", WAIT);
     let got = server.join().unwrap();
     ensure(
-        got.as_deref() == Some(&b"hello"[..]),
+        got == ["hello"],
         EXERCISE,
         "`hello` to reach an echo server",
         format!("it received {got:?}"),
@@ -161,7 +130,7 @@ fn backoff() {
     }
     let out = wait_output(child, WAIT);
     let ended = Instant::now();
-    refused(EXERCISE, &args, &out);
+    refused(EXERCISE, &format!("udp-client {}", args.join(" ")), &out);
     let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
     let shown: Vec<String> = gaps
         .iter()

@@ -9,46 +9,19 @@
 //! CI a skip is a failure).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use common::testing::lan::{client_ports, lesson_bin, serve_and_ask, Lan, Side, CLIENT_IP};
+use common::testing::lan::{client_asks_server, client_ports, lesson_bin, CLIENT_IP};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
 const PREFIX: &str = "udp2m-";
 
-/// The client's command on the page: the server's LAN address, not
-/// 127.0.0.1.
-const ASK: &[&str] = &["--host", "192.168.47.130", "--message", "hello"];
-
 /// Run `server ARGS` and the client, and check the reply arrived and both
 /// logs name the other machine. `pages` show both commands.
 fn pair(test: &str, server: &str, args: &[&str], listening: &str, pages: &[&str]) {
-    let Some(lan) = Lan::new(PREFIX, test) else {
+    let client = ("udp-client", CLIENT);
+    let Some(talk) = client_asks_server(PREFIX, test, client, server, args, listening, pages)
+    else {
         return;
     };
-    let bin = lesson_bin(server);
-    let talk = serve_and_ask(
-        &lan,
-        pages,
-        &Side {
-            package: server,
-            bin: &bin,
-            args,
-            cwd: None,
-        },
-        &Side {
-            package: "udp-client",
-            bin: CLIENT,
-            args: ASK,
-            cwd: None,
-        },
-        false,
-    );
-    assert_eq!(talk.listening, listening);
-    assert!(
-        talk.client_status.success(),
-        "client failed: {}",
-        talk.client_log
-    );
-    assert_eq!(talk.client_stdout, "Message received\n");
     assert!(
         talk.client_log
             .contains("reply from 192.168.47.130:6532 (16 bytes)"),

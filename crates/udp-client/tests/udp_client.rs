@@ -5,39 +5,14 @@
 use std::io::Write;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use common::testing::{run, spawn_piped, wait_output, WAIT};
+use peer::{peer, stdout};
+
+mod peer;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_udp-client");
-
-/// A peer on `host` that answers up to `count` datagrams with `prefix` plus
-/// the message, and returns what it received.
-fn peer(host: &str, prefix: &'static str, count: usize) -> (String, JoinHandle<Vec<String>>) {
-    let socket = UdpSocket::bind((host, 0)).unwrap();
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    let port = socket.local_addr().unwrap().port().to_string();
-    let handle = thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 2048];
-        for _ in 0..count {
-            let Ok((n, from)) = socket.recv_from(&mut buf) else {
-                break;
-            };
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            socket
-                .send_to(format!("{prefix}{text}").as_bytes(), from)
-                .unwrap();
-            seen.push(text);
-        }
-        seen
-    });
-    (port, handle)
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn one_shot_prints_the_reply() {

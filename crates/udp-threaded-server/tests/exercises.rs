@@ -11,21 +11,10 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::testing::exercise::{ensure, not_yet, start};
+use common::testing::exercise::{ensure, not_yet, reply, start};
 use common::testing::{udp_socket_for, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-threaded-server");
-
-/// The text of one datagram from `socket` within `wait`, or what happened
-/// instead.
-fn reply(socket: &UdpSocket, wait: Duration) -> Result<String, String> {
-    socket.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 256];
-    match socket.recv_from(&mut buf) {
-        Ok((n, _)) => Ok(String::from_utf8_lossy(&buf[..n]).into_owned()),
-        Err(_) => Err(format!("no reply within {wait:?}")),
-    }
-}
 
 /// Exercise 4: `Error: server busy` at once when every thread is busy.
 #[test]

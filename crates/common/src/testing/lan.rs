@@ -327,6 +327,54 @@ pub fn serve_and_ask(
     talk
 }
 
+/// A client lesson's command on the pages: the server's LAN address, not
+/// 127.0.0.1.
+pub const ASK: &[&str] = &["--host", SERVER_IP, "--message", "hello"];
+
+/// The client lesson `client` (its package and its built binary) asks
+/// [`ASK`] of the server lesson `server ARGS` across the LAN, both run as
+/// `pages` show them ([`serve_and_ask`]); the server must listen on
+/// `listening`, and the client must print `Message received` and succeed.
+/// `None` when namespaces cannot be made here (the test is skipped).
+pub fn client_asks_server(
+    prefix: &str,
+    test: &str,
+    client: (&str, &str),
+    server: &str,
+    args: &[&str],
+    listening: &str,
+    pages: &[&str],
+) -> Option<Talk> {
+    let lan = Lan::new(prefix, test)?;
+    let bin = lesson_bin(server);
+    let (package, client_bin) = client;
+    let talk = serve_and_ask(
+        &lan,
+        pages,
+        &Side {
+            package: server,
+            bin: &bin,
+            args,
+            cwd: None,
+        },
+        &Side {
+            package,
+            bin: client_bin,
+            args: ASK,
+            cwd: None,
+        },
+        false,
+    );
+    assert_eq!(talk.listening, listening);
+    assert!(
+        talk.client_status.success(),
+        "client failed: {}",
+        talk.client_log
+    );
+    assert_eq!(talk.client_stdout, "Message received\n");
+    Some(talk)
+}
+
 /// The ports that follow [`CLIENT_IP`] in `log` (`192.168.47.10:PORT`), in
 /// order: how a server's log names the client's machine.
 pub fn client_ports(log: &str) -> Vec<u16> {
