@@ -133,13 +133,23 @@ impl Launch {
         }
         let mut lesson = Lesson::launch(&self.name, command, self.unread_stdout)?;
         if let Some(wait) = self.listening {
-            let line = lesson.stdout_line(wait).ok_or_else(|| {
-                format!(
-                    "{} printed no `listening on` line within {wait:?}; stderr: {}",
-                    self.name,
-                    lesson.stderr_tail(5)
-                )
-            })?;
+            let Some(line) = lesson.stdout_line(wait) else {
+                // Its stdout closed or the wait ran out: say which, and how
+                // it ended if it did (a refused flag is exit code 2).
+                let ended = lesson.try_wait_exit(Duration::from_secs(1));
+                return Err(match ended {
+                    Some(status) => format!(
+                        "{} ended ({status}) before printing a `listening on` line; stderr: {}",
+                        self.name,
+                        lesson.stderr_tail(5)
+                    ),
+                    None => format!(
+                        "{} printed no `listening on` line within {wait:?}; stderr: {}",
+                        self.name,
+                        lesson.stderr_tail(5)
+                    ),
+                });
+            };
             let addr = line
                 .strip_prefix("listening on ")
                 .and_then(|a| a.trim().parse().ok())
