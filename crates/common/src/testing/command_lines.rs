@@ -312,24 +312,12 @@ impl Case {
 
 /// What is wrong with how the program at `bin` took this line, if anything.
 fn problem(bin: &str, case: &Case) -> Option<String> {
-    let launch = || {
-        Launch::new(bin)
-            .args(&case.args)
-            .env("RUST_BACKTRACE", "1")
-            .no_listening()
-            .try_start()
-    };
-    // A program the OS could not start has not yet seen its command line:
-    // try again. (Wine now and then fails to create a process under load,
-    // with ERROR_INTERNAL_ERROR, 1359; the next try works.)
-    let mut started = launch();
-    for _ in 0..2 {
-        match &started {
-            Err(e) if e.starts_with("cannot start") => started = launch(),
-            _ => break,
-        }
-    }
-    let ran = started.and_then(|lesson| lesson.collect(WAIT));
+    let ran = Launch::new(bin)
+        .args(&case.args)
+        .env("RUST_BACKTRACE", "1")
+        .no_listening()
+        .try_start()
+        .and_then(|lesson| lesson.collect(WAIT));
     let done = match ran {
         Ok(done) => done,
         Err(e) => return Some(e),

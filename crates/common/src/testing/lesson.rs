@@ -204,12 +204,29 @@ impl Lesson {
     /// stdin is closed; stdout (line by line) and stderr are collected in
     /// the background, so a chatty server can never block on a full pipe.
     fn launch(name: &str, mut command: Command, unread: bool) -> Result<Lesson, String> {
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
+            .stderr(Stdio::piped());
+        // A program the OS failed to start has not run yet, so trying again
+        // tests nothing twice. Wine now and then fails to create a process
+        // under load (ERROR_INTERNAL_ERROR, 1359); the next try works. A
+        // missing or forbidden binary fails at once.
+        let mut spawned = command.spawn();
+        for _ in 0..2 {
+            match &spawned {
+                Err(e)
+                    if !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    spawned = command.spawn()
+                }
+                _ => break,
+            }
+        }
+        let mut child = spawned.map_err(|e| format!("cannot start {name}: {e}"))?;
         live().push(child.id());
         let (tx, stdout) = mpsc::channel();
         let parked_stdout = Arc::new(Mutex::new(None));
