@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use log::warn;
+use log::{debug, warn};
 
 /// Exit code for the second Ctrl+C: 128 + SIGINT, as shells report it.
 pub const FORCED_EXIT: i32 = 130;
@@ -126,8 +126,28 @@ impl StopSignal {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         for socket in sockets {
-            if let Err(e) = socket.poke() {
-                warn!("could not wake the server ({socket:?}): {e}; it stops at its next client");
+            match socket.poke() {
+                Ok(()) => {}
+                // Refused: nobody listens there any more, because the server
+                // saw the flag on its own (a client came first) and closed
+                // the listener; on Windows, also a full accept queue. Timed
+                // out: a full queue on Linux and macOS. Either way accept()
+                // has a client to return, or has stopped already, so there is
+                // nothing to warn about, and a warning here could land after
+                // the server's last line, `server closed`.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    debug!("no wake-up needed ({socket:?}): {e}");
+                }
+                Err(e) => {
+                    warn!(
+                        "could not wake the server ({socket:?}): {e}; it stops at its next client"
+                    )
+                }
             }
         }
     }
