@@ -1,6 +1,7 @@
 //! TCP tools of the suite: connecting with deadlines, reading a reply line,
 //! and the hostile connection kinds.
 
+use common::testing::uninterrupted;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -64,7 +65,7 @@ pub fn read_line(stream: &mut TcpStream, timeout: Duration) -> Result<String, St
 pub fn read_once(stream: &mut TcpStream, timeout: Duration) -> Result<String, String> {
     let _ = stream.set_read_timeout(Some(timeout));
     let mut buf = vec![0u8; 65_536];
-    match stream.read(&mut buf) {
+    match uninterrupted(|| stream.read(&mut buf)) {
         Ok(0) => Err("the server closed the connection".into()),
         Ok(n) => Ok(String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()),
         Err(e) => Err(format!("read: {e}")),
@@ -208,7 +209,7 @@ pub fn hostile(
             let drain = std::thread::spawn(move || {
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut total = 0u64;
-                while let Ok(n) = reader.read(&mut buf) {
+                while let Ok(n) = uninterrupted(|| reader.read(&mut buf)) {
                     if n == 0 {
                         break;
                     }

@@ -2,6 +2,7 @@
 //! against both TCP servers: the `held` and `slow` groups of
 //! [`crate::tcp_servers`].
 
+use common::testing::uninterrupted;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -26,7 +27,7 @@ fn classify(stream: &mut TcpStream) -> Held {
         return Held::Closed;
     }
     let mut buf = [0u8; 256];
-    let held = match stream.read(&mut buf) {
+    let held = match uninterrupted(|| stream.read(&mut buf)) {
         Err(e) if e.kind() == ErrorKind::WouldBlock => Held::Served,
         Ok(n) if String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).contains(BUSY) => {
             Held::Busy

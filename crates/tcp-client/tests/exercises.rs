@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::testing::exercise::{ensure, not_yet, refused, send_split, start};
 use common::testing::lan::lesson_bin;
 use common::testing::tcp_server::connect;
-use common::testing::{run, spawn_piped, wait_output, WAIT};
+use common::testing::{run, spawn_piped, uninterrupted, wait_output, WAIT};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
 
@@ -60,7 +60,7 @@ fn read_replies(stream: &mut TcpStream, size: usize, count: usize) -> Result<Vec
         if replies.len() >= count {
             break;
         }
-        match stream.read(&mut buf) {
+        match uninterrupted(|| stream.read(&mut buf)) {
             Ok(0) => return Err(format!("the server hung up after {replies:?}")),
             Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e) => return Err(format!("{replies:?}, then nothing ({e})")),

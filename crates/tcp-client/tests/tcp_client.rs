@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::options::tcp::{BUSY_LINE, MAX_REPLY};
-use common::testing::{run, spawn_piped, wait_output, WAIT};
+use common::testing::{run, spawn_piped, uninterrupted, wait_output, WAIT};
 use socket2::{Domain, SockRef, Socket, Type};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
@@ -37,7 +37,7 @@ fn raw_peer(host: &str, prefix: &'static str) -> (String, JoinHandle<Vec<String>
     peer(host, move |mut stream| {
         let mut seen = Vec::new();
         let mut buf = [0u8; 1024];
-        while let Ok(n @ 1..) = stream.read(&mut buf) {
+        while let Ok(n @ 1..) = uninterrupted(|| stream.read(&mut buf)) {
             let text = String::from_utf8_lossy(&buf[..n]).into_owned();
             stream
                 .write_all(format!("{prefix}{text}").as_bytes())

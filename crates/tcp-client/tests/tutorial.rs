@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use common::testing::{example, python3, run, Lesson, WAIT};
+use common::testing::{example, python3, run, uninterrupted, Lesson, WAIT};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_tcp-client");
 const SERVER_PY: &str = concat!(
@@ -38,7 +38,7 @@ fn peer(talk: impl FnOnce(TcpStream) + Send + 'static) -> (SocketAddr, JoinHandl
 fn tutorial_peer(reply: &'static [u8]) -> (SocketAddr, JoinHandle<()>) {
     peer(move |mut stream| {
         let mut buf = [0u8; 1024];
-        let n = stream.read(&mut buf).unwrap();
+        let n = uninterrupted(|| stream.read(&mut buf)).unwrap();
         assert_eq!(&buf[..n], b"Hello, Server!");
         stream.write_all(reply).unwrap();
     })

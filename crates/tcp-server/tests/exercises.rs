@@ -13,6 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 
 use common::testing::exercise::{ensure, not_yet, send_split, start};
 use common::testing::tcp_server::connect;
+use common::testing::uninterrupted;
 use common::testing::WAIT;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
@@ -27,7 +28,7 @@ fn read_replies(stream: &mut TcpStream, count: usize) -> Result<Vec<String>, Str
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
     while bytes.iter().filter(|&&b| b == 0).count() < count {
-        match stream.read(&mut buf) {
+        match uninterrupted(|| stream.read(&mut buf)) {
             Ok(0) => {
                 return Err(format!(
                     "the server closed the connection after {:?}",

@@ -8,7 +8,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
 
 use common::testing::tcp_server::{connect, expect_bytes, read_to_close, seed_client};
-use common::testing::{example, killed_by, python3, run, Lesson, SIGINT, SIGTERM, WAIT};
+use common::testing::{
+    example, killed_by, python3, run, uninterrupted, Lesson, SIGINT, SIGTERM, WAIT,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
 const CLIENT_PY: &str = concat!(
@@ -77,7 +79,7 @@ fn silent_client_holds_the_tutorial_server() {
     // A bounded look, not a sleep: 500 ms of no answer.
     next.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    let err = next.read(&mut [0u8; 64]).unwrap_err();
+    let err = uninterrupted(|| next.read(&mut [0u8; 64])).unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
         "{err}"

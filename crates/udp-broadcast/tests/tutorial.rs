@@ -11,7 +11,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::Output;
 use std::time::Duration;
 
-use common::testing::{self, run, Lesson, WAIT};
+use common::testing::{self, run, uninterrupted, Lesson, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 const SERVER_PY: &str = concat!(
@@ -61,7 +61,7 @@ fn client_on(local: &str) -> UdpSocket {
 /// The next reply to `client`, as text, with its sender.
 fn reply(client: &UdpSocket) -> (String, SocketAddr) {
     let mut buf = [0u8; 2048];
-    let (n, from) = client.recv_from(&mut buf).expect("no reply in time");
+    let (n, from) = uninterrupted(|| client.recv_from(&mut buf)).expect("no reply in time");
     (text(&buf[..n]), from)
 }
 

@@ -10,7 +10,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::testing::udp_server::SHUTDOWN_BUDGET;
-use common::testing::{run, Lesson, SIGTERM, WAIT};
+use common::testing::{run, uninterrupted, Lesson, SIGTERM, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-broadcast");
 
@@ -209,7 +209,7 @@ fn listener_ignores_malformed_datagrams() {
     }
     client.send_to(b"DISCOVER\n", server).unwrap();
     let mut buf = [0u8; 2048];
-    let (n, from) = client.recv_from(&mut buf).unwrap();
+    let (n, from) = uninterrupted(|| client.recv_from(&mut buf)).unwrap();
     assert_eq!(from, server);
     // The first thing back is the answer to DISCOVER: the junk got nothing.
     assert_eq!(&buf[..n], b"HERE steady");
@@ -255,7 +255,7 @@ fn discover_refuses_names_with_invisible_characters() {
         &["discover", "--port", &port.to_string(), "--wait-ms", "500"],
     );
     let mut buf = [0u8; 2048];
-    let (_, asker) = fake.recv_from(&mut buf).unwrap();
+    let (_, asker) = uninterrupted(|| fake.recv_from(&mut buf)).unwrap();
     for reply in [
         "HERE admin\u{202e}gnp.exe",
         "HERE al\u{200b}pha",
@@ -290,7 +290,7 @@ fn discover_ignores_malformed_and_duplicate_replies() {
         &["discover", "--port", &port.to_string(), "--wait-ms", "500"],
     );
     let mut buf = [0u8; 2048];
-    let (n, asker) = fake.recv_from(&mut buf).unwrap();
+    let (n, asker) = uninterrupted(|| fake.recv_from(&mut buf)).unwrap();
     assert_eq!(&buf[..n], b"DISCOVER");
     let replies: [&[u8]; 6] = [
         b"HELLO",

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::count;
-use common::testing::{run, udp_socket_for, Lesson, SIGTERM, WAIT};
+use common::testing::{run, udp_socket_for, uninterrupted, Lesson, SIGTERM, WAIT};
 use files::make_file;
 
 mod files;
@@ -663,7 +663,7 @@ fn nonsense_handshakes_are_refused() {
         ),
     ] {
         me.send_to(&h, to).unwrap();
-        let (n, _) = me.recv_from(&mut buf).unwrap();
+        let (n, _) = uninterrupted(|| me.recv_from(&mut buf)).unwrap();
         assert_eq!(buf[0], 7, "an ERROR");
         let text = String::from_utf8_lossy(&buf[6..n]);
         assert!(text.contains(why), "{text}");

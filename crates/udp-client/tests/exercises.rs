@@ -15,7 +15,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::testing::exercise::{ensure, refused, run_once};
-use common::testing::{spawn_piped, wait_output, WAIT};
+use common::testing::{spawn_piped, uninterrupted, wait_output, WAIT};
 use peer::{peer, stdout};
 
 mod peer;
@@ -123,7 +123,7 @@ fn backoff() {
     let mut arrivals = Vec::new();
     let mut buf = [0u8; 64];
     for _ in 0..5 {
-        match silent.recv_from(&mut buf) {
+        match uninterrupted(|| silent.recv_from(&mut buf)) {
             Ok(_) => arrivals.push(Instant::now()),
             Err(_) => break,
         }

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::testing::{example, python3, run, spawn_piped, wait_output, Lesson, WAIT};
+use common::testing::{
+    example, python3, run, spawn_piped, uninterrupted, wait_output, Lesson, WAIT,
+};
 
 fn tutorial() -> String {
     example(env!("CARGO_MANIFEST_DIR"), "udp-client-tutorial")
@@ -30,7 +32,7 @@ fn peer(count: usize) -> (String, JoinHandle<Vec<String>>) {
         let mut seen = Vec::new();
         let mut buf = [0u8; 2048];
         for _ in 0..count {
-            let (n, from) = socket.recv_from(&mut buf).unwrap();
+            let (n, from) = uninterrupted(|| socket.recv_from(&mut buf)).unwrap();
             socket.send_to(b"Message received", from).unwrap();
             seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
@@ -110,7 +112,7 @@ fn tutorial_client_waits_for_ever() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"anyone?\n").unwrap();
     let mut buf = [0u8; 64];
-    let (n, _) = silent.recv_from(&mut buf).unwrap();
+    let (n, _) = uninterrupted(|| silent.recv_from(&mut buf)).unwrap();
     assert_eq!(&buf[..n], b"anyone?");
     // The request has arrived; watch the client for a while.
     let watch = Duration::from_millis(500);
@@ -147,7 +149,7 @@ fn tutorial_client_believes_a_stranger() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"hello\n").unwrap();
     let mut buf = [0u8; 64];
-    let (_, client) = server.recv_from(&mut buf).unwrap();
+    let (_, client) = uninterrupted(|| server.recv_from(&mut buf)).unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     stranger.send_to(b"pay 100 to Mallory", client).unwrap();
     stdin.write_all(b"exit\n").unwrap();
@@ -164,7 +166,7 @@ fn tutorial_client_over_ipv6() {
     let addr = socket.local_addr().unwrap().to_string();
     let server = thread::spawn(move || {
         let mut buf = [0u8; 64];
-        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        let (n, from) = uninterrupted(|| socket.recv_from(&mut buf)).unwrap();
         socket.send_to(b"Message received", from).unwrap();
         buf[..n].to_vec()
     });

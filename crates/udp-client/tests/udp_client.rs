@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::testing::{run, spawn_piped, wait_output, WAIT};
+use common::testing::{run, spawn_piped, uninterrupted, wait_output, WAIT};
 use peer::{peer, stdout};
 
 mod peer;
@@ -114,7 +114,7 @@ fn no_reply_means_exit_1_after_retries() {
     silent.set_read_timeout(Some(WAIT)).unwrap();
     let mut buf = [0u8; 64];
     for _ in 0..3 {
-        let (n, _) = silent.recv_from(&mut buf).unwrap();
+        let (n, _) = uninterrupted(|| silent.recv_from(&mut buf)).unwrap();
         assert_eq!(&buf[..n], b"anyone?");
     }
 }
@@ -128,7 +128,7 @@ fn a_lost_request_is_resent() {
     let server = thread::spawn(move || {
         let mut buf = [0u8; 64];
         peer.recv_from(&mut buf).unwrap(); // dropped on the floor
-        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        let (n, from) = uninterrupted(|| peer.recv_from(&mut buf)).unwrap();
         peer.send_to(&buf[..n], from).unwrap();
     });
     let args = [
@@ -159,11 +159,11 @@ fn a_late_duplicate_reply_is_not_the_next_answer() {
     let (sent_twice, duplicate_queued) = std::sync::mpsc::channel();
     let server = thread::spawn(move || {
         let mut buf = [0u8; 64];
-        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        let (_, from) = uninterrupted(|| peer.recv_from(&mut buf)).unwrap();
         peer.send_to(b"reply 1", from).unwrap();
         peer.send_to(b"reply 1", from).unwrap();
         sent_twice.send(()).unwrap();
-        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        let (_, from) = uninterrupted(|| peer.recv_from(&mut buf)).unwrap();
         peer.send_to(b"reply 2", from).unwrap();
     });
     let mut child = spawn_piped(CLIENT, &["--port", &port, "--timeout-ms", "5000"]);
@@ -237,7 +237,7 @@ fn closed_stdout_is_an_error_not_a_panic() {
         .unwrap();
     drop(child.stdout.take()); // the reader goes away before the reply
     let mut buf = [0u8; 64];
-    let (n, from) = server.recv_from(&mut buf).unwrap();
+    let (n, from) = uninterrupted(|| server.recv_from(&mut buf)).unwrap();
     server.send_to(&buf[..n], from).unwrap();
     let out = wait_output(child, WAIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -277,7 +277,7 @@ fn a_stranger_is_not_the_server() {
     let port = server.local_addr().unwrap().port().to_string();
     let child = spawn_piped(CLIENT, &["--port", &port, "--message", "hello"]);
     let mut buf = [0u8; 64];
-    let (_, client) = server.recv_from(&mut buf).unwrap();
+    let (_, client) = uninterrupted(|| server.recv_from(&mut buf)).unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     stranger.send_to(b"pay 100 to Mallory", client).unwrap();
     // The stranger's datagram is queued before the real reply is sent.

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use common::testing::exercise::{ensure, not_yet, start};
-use common::testing::{example, udp_socket_for, udp_text_with_retries, WAIT};
+use common::testing::{example, udp_socket_for, udp_text_with_retries, uninterrupted, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
 
@@ -47,7 +47,7 @@ fn lossy() {
         .unwrap();
     client.send_to(&[b'h', b'i', 0xff], addr).unwrap();
     let mut buf = [0u8; 64];
-    match client.recv_from(&mut buf) {
+    match uninterrupted(|| client.recv_from(&mut buf)) {
         Ok((n, _)) => ensure(
             &buf[..n] == b"Message received",
             EXERCISE,

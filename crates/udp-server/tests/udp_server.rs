@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use common::testing::udp_server as scenario;
-use common::testing::{udp_socket_for, Lesson};
+use common::testing::{udp_socket_for, uninterrupted, Lesson};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-server");
 
@@ -34,7 +34,7 @@ fn one_request_at_a_time() {
     server.expect_stderr("\"A\"");
     b.send_to(b"B", server.addr()).unwrap();
     let mut buf = [0u8; 64];
-    b.recv_from(&mut buf).unwrap();
+    uninterrupted(|| b.recv_from(&mut buf)).unwrap();
     let log = server.stderr();
     let replied_a = log
         .find(&format!("replied to {}", a.local_addr().unwrap()))

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use common::testing::udp_server as scenario;
-use common::testing::{example, python3, udp_socket_for, udp_text, Launch, WAIT};
+use common::testing::{example, python3, udp_socket_for, udp_text, uninterrupted, Launch, WAIT};
 
 fn tutorial() -> String {
     example(env!("CARGO_MANIFEST_DIR"), "udp-threaded-server-tutorial")
@@ -73,7 +73,7 @@ fn tutorial_invalid_utf8_kills_only_its_thread() {
     // the reply to the next message, and nothing else is queued.
     client.send_to(b"still there?", server.addr()).unwrap();
     let mut buf = [0u8; 64];
-    let (n, _) = client.recv_from(&mut buf).unwrap();
+    let (n, _) = uninterrupted(|| client.recv_from(&mut buf)).unwrap();
     assert_eq!(&buf[..n], b"Message received");
     client.set_nonblocking(true).unwrap();
     assert!(client.recv_from(&mut buf).is_err(), "a second reply came");

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use common::testing::udp_server as scenario;
-use common::testing::{udp_socket_for, Lesson};
+use common::testing::{udp_socket_for, uninterrupted, Lesson};
 
 const BIN: &str = env!("CARGO_BIN_EXE_udp-threaded-server");
 
@@ -46,7 +46,7 @@ fn slow_request_does_not_block_the_next() {
     assert!(took <= scenario::SHUTDOWN_BUDGET, "took {took:?}");
     let mut buf = [0u8; 64];
     for socket in [&a, &b] {
-        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        let (n, _) = uninterrupted(|| socket.recv_from(&mut buf)).unwrap();
         assert_eq!(&buf[..n], b"Message received");
     }
 }
@@ -65,7 +65,7 @@ fn max_threads_bounds_the_handlers() {
     server.expect_stderr("\"A\"");
     b.send_to(b"B", server.addr()).unwrap();
     let mut buf = [0u8; 64];
-    b.recv_from(&mut buf).unwrap();
+    uninterrupted(|| b.recv_from(&mut buf)).unwrap();
     let log = server.stderr();
     let replied_a = log
         .find(&format!("replied to {}", a.local_addr().unwrap()))

@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use super::{Launch, Lesson};
+use super::{uninterrupted, Launch, Lesson};
 
 /// The words every failed checker starts with; `scripts/exercises.sh`
 /// looks for them to tell "not solved yet" from a broken checker.
@@ -173,7 +173,7 @@ pub fn waits_quietly(stream: &mut TcpStream, wait: Duration) -> Result<(), Noise
     let before = stream.read_timeout().map_err(Noise::Error)?;
     stream.set_read_timeout(Some(wait)).map_err(Noise::Error)?;
     let mut buf = [0u8; 256];
-    let heard = match stream.read(&mut buf) {
+    let heard = match uninterrupted(|| stream.read(&mut buf)) {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(()),
         Ok(0) => Err(Noise::Closed),
         Ok(n) => Err(Noise::Text(String::from_utf8_lossy(&buf[..n]).into_owned())),

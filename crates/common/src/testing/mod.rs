@@ -28,6 +28,23 @@ pub use lesson::{kill_every_lesson, Launch, Lesson, Ran};
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Run a socket read, again and again while it fails with `Interrupted`.
+///
+/// A test's receives have a timeout (`SO_RCVTIMEO`), and on Linux such a
+/// call fails with EINTR when the test process is stopped and continued,
+/// even though no signal handler is installed (see signal(7)). A machine
+/// that pauses processes now and then must not fail a test for that. (std's
+/// `read_line`, `read_exact` and `read_to_end` retry by themselves; plain
+/// `read`, `recv` and `recv_from` do not.)
+pub fn uninterrupted<T>(mut read: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match read() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// The signal Ctrl+C sends, for [`Lesson::signal`] and for checking how a
 /// program died (`ExitStatusExt::signal`). The numbers of SIGINT, SIGTERM
 /// and SIGKILL are the same on Linux, macOS and the BSDs.
@@ -186,9 +203,8 @@ pub fn udp_request(server: SocketAddr, payload: &[u8]) -> Vec<u8> {
     let socket = udp_socket_for(server);
     socket.send_to(payload, server).unwrap();
     let mut buf = vec![0u8; 65_536];
-    let (n, from) = socket
-        .recv_from(&mut buf)
-        .expect("no reply within the deadline");
+    let (n, from) =
+        uninterrupted(|| socket.recv_from(&mut buf)).expect("no reply within the deadline");
     assert_eq!(from, server, "reply from an unexpected address");
     buf.truncate(n);
     buf

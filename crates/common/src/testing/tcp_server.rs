@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, SockRef, Socket, Type};
 
 pub use super::terminate_idle;
-use super::{expect_help, expect_usage_errors, run, Lesson, WAIT};
+use super::{expect_help, expect_usage_errors, run, uninterrupted, Lesson, WAIT};
 
 /// Exit within this long of SIGINT or SIGTERM.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
@@ -48,7 +48,7 @@ pub fn read_to_close(stream: &mut TcpStream) -> String {
     let mut all = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        match stream.read(&mut buf) {
+        match uninterrupted(|| stream.read(&mut buf)) {
             Ok(0) | Err(_) => break,
             Ok(n) => all.extend_from_slice(&buf[..n]),
         }
@@ -74,7 +74,7 @@ pub fn seed_client(server: SocketAddr, message: &str) -> String {
     let mut stream = connect(server);
     stream.write_all(message.as_bytes()).unwrap();
     let mut buf = [0u8; 1024];
-    let n = stream.read(&mut buf).unwrap();
+    let n = uninterrupted(|| stream.read(&mut buf)).unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
@@ -275,7 +275,7 @@ pub fn hostile_peers(bin: &str) {
                 let mut stream = connect(addr);
                 stream.write_all(b"normal").unwrap();
                 let mut buf = [0u8; 64];
-                let n = stream.read(&mut buf).unwrap();
+                let n = uninterrupted(|| stream.read(&mut buf)).unwrap();
                 String::from_utf8_lossy(&buf[..n]).into_owned()
             };
             assert!(reply.starts_with("Echo: normal"), "after {what}: {reply:?}");

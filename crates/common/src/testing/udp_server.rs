@@ -8,7 +8,7 @@ use std::time::Duration;
 pub use super::terminate_idle;
 use super::{
     expect_help, expect_usage_errors, run, udp_request, udp_socket_for, udp_text,
-    udp_text_with_retries, v4_loopback, v6_loopback, Lesson, WAIT,
+    udp_text_with_retries, uninterrupted, v4_loopback, v6_loopback, Lesson, WAIT,
 };
 
 /// Exit within this long of SIGINT or SIGTERM.
@@ -143,7 +143,7 @@ pub fn ipv6(bin: &str) {
     probe.set_read_timeout(Some(WAIT)).unwrap();
     probe.connect(v4_loopback(port)).unwrap();
     probe.send(b"four").unwrap();
-    let refused = probe.recv(&mut [0u8; 64]).unwrap_err();
+    let refused = uninterrupted(|| probe.recv(&mut [0u8; 64])).unwrap_err();
     assert!(
         matches!(
             refused.kind(),
@@ -164,9 +164,8 @@ pub fn interrupt_mid_request(bin: &str) {
     assert_eq!(status.code(), Some(0), "stderr:\n{}", server.stderr());
     assert!(took <= SHUTDOWN_BUDGET, "took {took:?} to stop");
     let mut buf = [0u8; 64];
-    let (n, _) = client
-        .recv_from(&mut buf)
-        .expect("the in-flight request got no reply");
+    let (n, _) =
+        uninterrupted(|| client.recv_from(&mut buf)).expect("the in-flight request got no reply");
     assert_eq!(&buf[..n], b"Message received");
     let log = server.stderr();
     assert!(log.contains("server closed"), "{log}");
@@ -231,7 +230,7 @@ pub fn tutorial_answers(bin: &str) {
         let client = udp_socket_for(server.addr());
         client.send_to("héllo".as_bytes(), server.addr()).unwrap();
         let mut buf = [0u8; 64];
-        let (n, from) = client.recv_from(&mut buf).unwrap();
+        let (n, from) = uninterrupted(|| client.recv_from(&mut buf)).unwrap();
         assert_eq!((&buf[..n], from), (&b"Message received"[..], server.addr()));
         let line = server.stdout_line(WAIT).expect("no `Received data` line");
         let me = client.local_addr().unwrap();

@@ -6,6 +6,7 @@ use std::net::UdpSocket;
 use std::process::Output;
 use std::thread::{self, JoinHandle};
 
+use common::testing::uninterrupted;
 use common::testing::WAIT;
 
 /// A peer on `host` that answers up to `count` datagrams with `prefix` plus
@@ -18,7 +19,7 @@ pub fn peer(host: &str, prefix: &'static str, count: usize) -> (String, JoinHand
         let mut seen = Vec::new();
         let mut buf = [0u8; 2048];
         for _ in 0..count {
-            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+            let Ok((n, from)) = uninterrupted(|| socket.recv_from(&mut buf)) else {
                 break;
             };
             let text = String::from_utf8_lossy(&buf[..n]).into_owned();
