@@ -130,11 +130,13 @@ impl StopSignal {
                 Ok(()) => {}
                 // Refused: nobody listens there any more, because the server
                 // saw the flag on its own (a client came first) and closed
-                // the listener; on Windows, also a full accept queue. Timed
-                // out: a full queue on Linux and macOS. Either way accept()
-                // has a client to return, or has stopped already, so there is
-                // nothing to warn about, and a warning here could land after
-                // the server's last line, `server closed`.
+                // the listener. Timed out: the accept queue is full (Linux and
+                // macOS drop the handshake), or, on Windows, either of these,
+                // since Windows tries a refused connect again for about two
+                // seconds before it gives up. Either way accept() has a client
+                // to return, or has stopped already, so there is nothing to
+                // warn about, and a warning here could land after the
+                // server's last line, `server closed`.
                 Err(e)
                     if matches!(
                         e.kind(),

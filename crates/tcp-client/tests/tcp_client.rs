@@ -160,7 +160,7 @@ fn burst_in_raw_framing_can_merge() {
         stream.read_exact(&mut all).unwrap();
         stream.write_all(b"Echo: pingpingping").unwrap();
         // Wait for the client to go.
-        let _ = stream.read(&mut [0u8; 16]);
+        let _ = uninterrupted(|| stream.read(&mut [0u8; 16]));
     });
     let out = run(
         CLIENT,
@@ -290,7 +290,7 @@ fn connect_timeout() {
 )]
 fn reset_by_the_server() {
     let (port, server) = peer("127.0.0.1", |mut stream| {
-        let _ = stream.read(&mut [0u8; 64]);
+        let _ = uninterrupted(|| stream.read(&mut [0u8; 64]));
         // SO_LINGER 0: close() sends RST instead of FIN.
         SockRef::from(&stream)
             .set_linger(Some(Duration::ZERO))
@@ -306,7 +306,7 @@ fn reset_by_the_server() {
 #[test]
 fn closed_without_a_reply() {
     let (port, server) = peer("127.0.0.1", |mut stream| {
-        let _ = stream.read(&mut [0u8; 64]);
+        let _ = uninterrupted(|| stream.read(&mut [0u8; 64]));
     });
     expect_failure(
         &["--port", &port, "--message", "hi"],
@@ -414,7 +414,7 @@ fn unasked_bytes_are_not_taken_for_a_reply() {
 /// A peer that answers the first message with `reply` and hangs up.
 fn one_reply_peer(reply: &'static [u8]) -> (String, JoinHandle<()>) {
     peer("127.0.0.1", move |mut stream| {
-        let _ = stream.read(&mut [0u8; 64]);
+        let _ = uninterrupted(|| stream.read(&mut [0u8; 64]));
         let _ = stream.write_all(reply);
         let _ = stream.shutdown(std::net::Shutdown::Write);
         // Read on until the client goes, so its bytes are never left unread.

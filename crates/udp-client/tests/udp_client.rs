@@ -127,7 +127,7 @@ fn a_lost_request_is_resent() {
     let port = peer.local_addr().unwrap().port().to_string();
     let server = thread::spawn(move || {
         let mut buf = [0u8; 64];
-        peer.recv_from(&mut buf).unwrap(); // dropped on the floor
+        uninterrupted(|| peer.recv_from(&mut buf)).unwrap(); // dropped on the floor
         let (n, from) = uninterrupted(|| peer.recv_from(&mut buf)).unwrap();
         peer.send_to(&buf[..n], from).unwrap();
     });
